@@ -1,0 +1,123 @@
+"""HTTP routes and the error handlers: the only place exceptions become responses."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import __version__, schemas
+from .align import encode_crop, estimate_transform, warp
+from .errors import ServiceError
+from .imageio import decode_image
+from .params import parse_params
+from .payload import read_payload
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__)
+
+HTTP_CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout",
+    411: "length_required", 413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_media_type",
+    431: "headers_too_large",
+}
+
+
+def _service():
+    return current_app.extensions["hailo_scrfd"]
+
+
+@bp.get("/health")
+def health():
+    service = _service()
+    model = service.model
+    body = {
+        "status": model.state,
+        "model": model.info(),
+        "version": __version__,
+        "uptime_s": round(time.monotonic() - service.started, 1),
+    }
+    if model.state != "ok":
+        body["reason"] = model.reason
+    return jsonify(body), 200 if model.state == "ok" else 503
+
+
+@bp.post("/v1/detect")
+def detect():
+    return jsonify(_detect(align=False))
+
+
+@bp.post("/v1/align")
+def align():
+    return jsonify(_detect(align=True))
+
+
+def _detect(align: bool) -> dict:
+    service = _service()
+    model = service.model
+    start = time.perf_counter()
+    payload = read_payload(request)
+    options, align_options = parse_params(payload.typed, payload.text, defaults=model.defaults, align=align)
+    image = decode_image(payload.image, max_pixels=service.config.limits.max_image_pixels)
+    decoded = time.perf_counter()
+    result = model.detect_faces(image, options)
+    faces = schemas.faces_to_json(result.faces)
+    timings = {"decode": (decoded - start) * 1000.0, **result.timings_ms}
+    if align:
+        aligned_at = time.perf_counter()
+        for face, landmarks in zip(faces, result.faces.landmarks):
+            matrix = estimate_transform(landmarks, align_options.size)
+            crop = encode_crop(warp(image, matrix, align_options.size), align_options.format)
+            face["aligned"] = {
+                "image": base64.b64encode(crop).decode("ascii"),
+                "format": align_options.format,
+                "size": align_options.size,
+                "transform": [[round(float(v), 6) for v in row] for row in matrix],
+            }
+        timings["align"] = (time.perf_counter() - aligned_at) * 1000.0
+    timings["total"] = (time.perf_counter() - start) * 1000.0
+    width, height = result.image_size
+    return {
+        "faces": faces,
+        "count": len(faces),
+        "image": {"width": width, "height": height},
+        "model": model.name,
+        "backend": model.backend.name if model.backend else None,
+        "timings_ms": schemas.round_timings(timings),
+    }
+
+
+def _error(status: int, code: str, message: str, headers: dict | None = None):
+    response = jsonify(schemas.error_body(code, message))
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+@bp.app_errorhandler(ServiceError)
+def _service_error(exc: ServiceError):
+    if exc.status >= 500:
+        log.warning("%s: %s", exc.code, exc.message)
+    return _error(exc.status, exc.code, exc.message, exc.headers)
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    if status == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        message = f"the request body exceeds the limit of {limit / 1048576:g} MiB"
+    else:
+        message = exc.description or exc.name
+    headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after")}
+    return _error(status, HTTP_CODES.get(status, "http_error"), message, headers)
+
+
+@bp.app_errorhandler(Exception)
+def _unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _error(500, "internal_error", "an internal error occurred; it has been logged")

@@ -1,0 +1,99 @@
+"""The backend interface: one model on one inference engine, knowing nothing of HTTP.
+
+A backend takes the uint8 RGB input canvas, turns it into whatever its engine wants
+(:meth:`Backend.prepare`, run on the caller's thread), runs it (:meth:`Backend.infer`,
+run only by the inference worker) and returns the canonical per-stride layout that
+:mod:`hailo_scrfd.scrfd` decodes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from ..errors import ModelLoadError
+from ..scrfd import STRIDES, StrideOutput
+
+# Channel count of each canonical output: scores, box distances, landmark offsets.
+SCORE_C, BOX_C, KPS_C = 1, 4, 10
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The input the network takes: height and width in pixels."""
+
+    height: int
+    width: int
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return self.height, self.width
+
+
+class Backend(ABC):
+    """One loaded SCRFD model on one engine."""
+
+    kind: ClassVar[str]
+    name: str           # shown in /health and responses, e.g. "onnxruntime:CPUExecutionProvider"
+    input_spec: InputSpec
+
+    @abstractmethod
+    def prepare(self, canvas: np.ndarray) -> np.ndarray:
+        """Turn the uint8 ``(H, W, 3)`` RGB canvas into this engine's input tensor."""
+
+    @abstractmethod
+    def infer(self, tensor: np.ndarray) -> list[StrideOutput]:
+        """Run one input; outputs in the canonical layout, strides ascending."""
+
+    def close(self) -> None:
+        """Release the engine; the backend is unusable afterwards."""
+
+
+def canonical_outputs(tensors: Sequence[np.ndarray], input_hw: tuple[int, int],
+                      strides: Sequence[int] = STRIDES) -> list[StrideOutput]:
+    """Map raw outputs to per-stride :class:`StrideOutput`, by shape alone.
+
+    ``tensors`` are 2-D ``(rows, channels)`` arrays in any order: channels tell scores
+    (1), boxes (4) and landmarks (10) apart, and within each kind the row count falls as
+    the stride grows. Names are never consulted, since exports name outputs differently.
+    """
+    groups: dict[int, list[np.ndarray]] = {SCORE_C: [], BOX_C: [], KPS_C: []}
+    for t in tensors:
+        if t.ndim != 2 or t.shape[1] not in groups:
+            raise ValueError(f"unexpected SCRFD output shape {t.shape}")
+        groups[t.shape[1]].append(t)
+    if groups[KPS_C] == [] and len(groups[SCORE_C]) == len(strides):
+        raise ValueError("the model has no landmark outputs: use an SCRFD export with keypoints (*_bnkps / *_kps)")
+    for c, arrays in groups.items():
+        if len(arrays) != len(strides):
+            raise ValueError(f"expected {len(strides)} outputs with {c} channel(s), got {len(arrays)}")
+        arrays.sort(key=len, reverse=True)
+    height, width = input_hw
+    result = []
+    for i, stride in enumerate(strides):
+        scores, boxes, kps = groups[SCORE_C][i], groups[BOX_C][i], groups[KPS_C][i]
+        cells = (height // stride) * (width // stride)
+        if not (len(scores) == len(boxes) == len(kps)) or cells == 0 or len(scores) % cells:
+            raise ValueError(f"stride {stride} outputs have {len(scores)}/{len(boxes)}/{len(kps)} rows, "
+                             f"not a multiple of the {cells} cells of a {width}x{height} input")
+        result.append(StrideOutput(stride, scores[:, 0], boxes, kps))
+    return result
+
+
+def check_model_file(path: str, suffixes: tuple[str, ...]) -> None:
+    """A clear one-line error for a model path that cannot possibly load."""
+    import os
+
+    if not path:
+        raise ModelLoadError("no model given: pass --model, set model.path in the config, or set HAILO_SCRFD_MODEL")
+    if not os.path.exists(path):
+        raise ModelLoadError(f"model file not found: {path}")
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"model path is not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise ModelLoadError(f"model file is not readable by this user: {path}")
+    if not path.lower().endswith(suffixes):
+        raise ModelLoadError(f"model file {path} is not a {' or '.join(suffixes)} file")

@@ -1,0 +1,227 @@
+"""`SCRFDServiceConfig`: the one configuration schema, its defaults, YAML loading and validation.
+
+Every key is declared once, with its type, default, range and a one-line doc. The
+service, ``scripts/render_config.py`` and the documented YAML all derive from it.
+
+The rule for bad values (from the seed): a value of the wrong type or out of range
+falls back to its default and logs a warning, so a typo in one key never keeps the
+service from starting. A file that is missing or is not YAML at all is a
+:class:`~hailo_scrfd.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATH = Path("/etc/hailo/hailo-scrfd.yaml")
+DEFAULT_RENDERED_PATH = Path("/etc/xdg/hailo-scrfd/hailo-scrfd.json")
+CONFIG_ENV = "HAILO_SCRFD_CONFIG"
+MODEL_ENV = "HAILO_SCRFD_MODEL"
+
+
+def _key(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
+         choices: tuple[Any, ...] | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "min": min, "max": max, "choices": choices})
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    host: str = _key("127.0.0.1", "Address to bind. Keep the loopback default unless a proxy or API key protects it.")
+    port: int = _key(5001, "TCP port to listen on.", min=1, max=65535)
+    max_body_mb: float = _key(20.0, "Largest accepted request body, in MiB; larger bodies get 413.", min=0.01, max=1024)
+    shutdown_timeout_s: float = _key(10.0, "On SIGTERM, how long in-flight requests may take to finish.", min=0, max=300)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    path: str = _key("", f"SCRFD model file (.onnx or .hef). Empty: use ${MODEL_ENV}.")
+    backend: str = _key("auto", "Inference backend: auto picks hailo for a .hef when a device is present, else onnx.",
+                        choices=("auto", "onnx", "hailo"))
+    input_size: int = _key(640, "Network input side in pixels, for models whose input shape is not fixed.",
+                           min=32, max=2048)
+
+
+@dataclass(frozen=True)
+class DetectionSection:
+    threshold: float = _key(0.5, "Default minimum face score.", min=0.0, max=1.0)
+    nms_threshold: float = _key(0.4, "Default IoU above which overlapping faces are merged.", min=0.0, max=1.0)
+    max_faces: int = _key(0, "Default cap on faces per image, keeping the largest; 0 means no cap.", min=0, max=10000)
+    min_face_size: float = _key(0.0, "Default minimum face box side, in original-image pixels.", min=0, max=100000)
+
+
+@dataclass(frozen=True)
+class LimitsSection:
+    max_image_pixels: int = _key(40_000_000, "Largest accepted image, width x height, checked before decoding.",
+                                 min=1, max=178_956_970)  # Pillow's hard limit
+
+
+@dataclass(frozen=True)
+class PerformanceSection:
+    worker_threads: int = _key(8, "HTTP worker threads: they decode, pre- and post-process in parallel.", min=1, max=256)
+    max_queue_size: int = _key(32, "Inference jobs that may wait; beyond it requests get 503 with Retry-After.",
+                               min=1, max=10000)
+    inference_threads: int = _key(0, "ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.",
+                                  min=0, max=256)
+    inference_timeout_s: float = _key(10.0, "How long a request waits for its inference before a 503.",
+                                      min=0.1, max=600)
+
+
+@dataclass(frozen=True)
+class LoggingSection:
+    level: str = _key("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+@dataclass(frozen=True)
+class SCRFDServiceConfig:
+    server: ServerSection = field(default_factory=ServerSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    detection: DetectionSection = field(default_factory=DetectionSection)
+    limits: LimitsSection = field(default_factory=LimitsSection)
+    performance: PerformanceSection = field(default_factory=PerformanceSection)
+    logging: LoggingSection = field(default_factory=LoggingSection)
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None,
+                     warn: Callable[[str], None] = log.warning) -> "SCRFDServiceConfig":
+        """Build a config from parsed YAML/JSON, replacing invalid values by defaults (with a warning)."""
+        data = {} if data is None else data
+        if not isinstance(data, Mapping):
+            warn(f"config: top level must be a mapping, got {type(data).__name__}; using all defaults")
+            data = {}
+        sections: dict[str, Any] = {}
+        for sec_field in dataclasses.fields(cls):
+            raw = data.get(sec_field.name, {})
+            if raw is None:
+                raw = {}
+            if not isinstance(raw, Mapping):
+                warn(f"config: section '{sec_field.name}' must be a mapping; using its defaults")
+                raw = {}
+            sections[sec_field.name] = _build_section(sec_field.default_factory, sec_field.name, raw, warn)
+        for unknown in sorted(set(data) - set(sections)):
+            warn(f"config: unknown section '{unknown}' ignored")
+        return cls(**sections)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None,
+             warn: Callable[[str], None] = log.warning) -> "SCRFDServiceConfig":
+        """Load from ``path``, else ``$HAILO_SCRFD_CONFIG``, else the system file if present, else defaults."""
+        resolved = resolve_config_path(path)
+        if resolved is None:
+            return cls()
+        return cls.from_mapping(read_yaml(resolved), warn)
+
+    def override(self, **dotted: Any) -> "SCRFDServiceConfig":
+        """Return a copy with ``section__key=value`` overrides applied (None values are skipped)."""
+        cfg = self
+        for name, value in dotted.items():
+            if value is None:
+                continue
+            section, key = name.split("__", 1)
+            cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **{key: value})})
+        return cfg
+
+    # -- rendering --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    # -- derived values ---------------------------------------------------------------
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.server.max_body_mb * 1024 * 1024)
+
+    def model_path(self) -> str | None:
+        """The model file: config ``model.path``, else ``$HAILO_SCRFD_MODEL``, else None."""
+        return self.model.path or os.environ.get(MODEL_ENV) or None
+
+
+def schema() -> list[tuple[str, str, dict[str, Any]]]:
+    """Every key as ``(section, key, info)`` with info holding type, default, min, max, choices and doc."""
+    rows = []
+    for sec_field in dataclasses.fields(SCRFDServiceConfig):
+        for f in dataclasses.fields(sec_field.default_factory):
+            rows.append((sec_field.name, f.name, {"type": f.type, "default": f.default, **f.metadata}))
+    return rows
+
+
+def resolve_config_path(path: str | os.PathLike | None) -> Path | None:
+    """Which config file to read; an explicitly named file that is missing is an error."""
+    explicit = path or os.environ.get(CONFIG_ENV)
+    if explicit:
+        p = Path(explicit)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        return p
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+
+
+def _build_section(section_cls: type, section_name: str, raw: Mapping[str, Any],
+                   warn: Callable[[str], None]) -> Any:
+    values = {}
+    known = {f.name: f for f in dataclasses.fields(section_cls)}
+    for key, value in raw.items():
+        f = known.get(key)
+        if f is None:
+            warn(f"config: unknown key '{section_name}.{key}' ignored")
+            continue
+        problem = _check(value, f.type, f.metadata)
+        if problem:
+            warn(f"config: {section_name}.{key}={value!r} is invalid ({problem}); using default {f.default!r}")
+            continue
+        values[key] = float(value) if f.type == "float" else value
+    return section_cls(**values)
+
+
+def _check(value: Any, type_name: str, meta: Mapping[str, Any]) -> str | None:
+    """Why ``value`` is not acceptable for a key of this type and metadata, or None if it is."""
+    if type_name == "str":
+        if not isinstance(value, str):
+            return "expected a string"
+    elif type_name == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "expected an integer"
+    elif type_name == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "expected a number"
+        if not math.isfinite(value):
+            return "expected a finite number"
+    if meta.get("choices") and value not in meta["choices"]:
+        return "expected one of " + ", ".join(map(str, meta["choices"]))
+    if meta.get("min") is not None and value < meta["min"]:
+        return f"below the minimum {meta['min']}"
+    if meta.get("max") is not None and value > meta["max"]:
+        return f"above the maximum {meta['max']}"
+    return None

@@ -1,0 +1,98 @@
+"""Request image bytes to an RGB uint8 array: base64, EXIF orientation, every mode, pixel limits."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageTooLarge, InvalidBase64, InvalidImage, MissingImage
+
+_DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+(?:;[\w=.+-]+)*;base64,", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def decode_base64_image(text: str) -> bytes:
+    """Bytes from base64 text: a data-URI prefix, whitespace, the URL-safe alphabet and missing padding are accepted."""
+    text = _DATA_URI.sub("", text.strip(), count=1)
+    text = _WHITESPACE.sub("", text).translate(_URLSAFE).rstrip("=")
+    if not text:
+        raise MissingImage("the 'image' field is empty")
+    if len(text) % 4 == 1:
+        raise InvalidBase64("the 'image' field is not valid base64: its length is impossible (truncated?)")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidBase64("the 'image' field is not valid base64") from None
+
+
+def decode_image(data: bytes, *, max_pixels: int) -> np.ndarray:
+    """Decode an encoded image into an RGB uint8 ``(H, W, 3)`` array.
+
+    The pixel limit is checked from the header, before any pixel is decoded. EXIF
+    orientation is applied; animated images give their first frame.
+    """
+    if not data:
+        raise MissingImage("the image is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked below
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"the image exceeds the limit of {max_pixels} pixels") from None
+    except UnidentifiedImageError:
+        raise InvalidImage("the body is not a decodable image (supported: JPEG, PNG, WebP, BMP, TIFF, GIF)") from None
+    except Exception as exc:
+        raise InvalidImage(f"the image header is corrupt ({type(exc).__name__})") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise InvalidImage(f"the image has no pixels ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"the image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+    try:
+        image.load()
+        image = _apply_orientation(image)
+        return _to_rgb(image)
+    except (ImageTooLarge, InvalidImage):
+        raise
+    except Exception as exc:  # truncated data, bad Huffman tables, etc.
+        raise InvalidImage(f"the image data is corrupt or truncated ({_short(exc)})") from None
+
+
+def _apply_orientation(image: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a corrupt EXIF block must not cost the whole image
+        return image
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode == "RGB":
+        return np.asarray(image)
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit greyscale (and PNG's 32-bit "I" decode of it): keep the top 8 bits.
+        grey = (np.asarray(image, dtype=np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode == "F":
+        grey = np.nan_to_num(np.asarray(image, dtype=np.float32))
+        top = float(grey.max()) if grey.size else 0.0
+        grey = grey * (255.0 if top <= 1.0 else 255.0 / top)
+        return np.repeat(grey.clip(0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
+        # Transparent pixels become black, as if composited on the zero padding the model sees.
+        rgba = image.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return np.asarray(Image.alpha_composite(black, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]

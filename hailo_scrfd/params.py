@@ -1,0 +1,96 @@
+"""Request parameters: one table of names, types and ranges, validated the same way for every input form.
+
+JSON bodies carry typed values; form fields and query strings carry text, which is
+parsed here. Anything unknown, mistyped, non-finite or out of range is a 400 that
+names the parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+from .align import CROP_FORMATS, MAX_ALIGN_SIZE, template_for_size
+from .errors import InvalidParameter
+from .model import DetectOptions
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: type            # int, float or str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def parse(self, value: Any, typed: bool) -> Any:
+        if self.kind is str:
+            if not isinstance(value, str):
+                raise InvalidParameter(f"'{self.name}' must be a string")
+            value = value.strip().lower()
+            value = {"jpg": "jpeg"}.get(value, value)
+            if value not in self.choices:
+                raise InvalidParameter(f"'{self.name}' must be one of {', '.join(self.choices)}")
+            return value
+        number = self._number(value, typed)
+        if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
+            raise InvalidParameter(f"'{self.name}' must be between {self.min:g} and {self.max:g}, got {number:g}")
+        return number
+
+    def _number(self, value: Any, typed: bool) -> int | float:
+        expected = "an integer" if self.kind is int else "a number"
+        if typed:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidParameter(f"'{self.name}' must be {expected}, got {type(value).__name__}")
+            number = value
+        else:
+            try:
+                number = float(value) if self.kind is float else int(str(value).strip())
+            except (TypeError, ValueError):
+                raise InvalidParameter(f"'{self.name}' must be {expected}, got {str(value)[:40]!r}") from None
+        if not math.isfinite(number):
+            raise InvalidParameter(f"'{self.name}' must be a finite number")
+        if self.kind is int:
+            if number != int(number):
+                raise InvalidParameter(f"'{self.name}' must be an integer, got {number!r}")
+            return int(number)
+        return float(number)
+
+
+DETECT_PARAMS = {p.name: p for p in (
+    Param("threshold", float, 0.0, 1.0),
+    Param("nms_threshold", float, 0.0, 1.0),
+    Param("max_faces", int, 0, 10000),
+    Param("min_face_size", float, 0.0, 100000.0),
+)}
+ALIGN_PARAMS = {**DETECT_PARAMS, **{p.name: p for p in (
+    Param("size", int, 112, MAX_ALIGN_SIZE),
+    Param("format", str, choices=CROP_FORMATS),
+)}}
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    size: int = 112
+    format: str = "png"
+
+
+def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: DetectOptions,
+                 align: bool = False) -> tuple[DetectOptions, AlignOptions]:
+    """Validated options from JSON-typed and textual request values; unknown names are rejected."""
+    table = ALIGN_PARAMS if align else DETECT_PARAMS
+    unknown = sorted((set(typed) | set(text)) - set(table))
+    if unknown:
+        raise InvalidParameter(f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
+                               f"accepted: image, {', '.join(table)}")
+    values = {name: table[name].parse(value, True) for name, value in typed.items()}
+    values.update({name: table[name].parse(value, False) for name, value in text.items()})
+    detect = replace(defaults, **{k: v for k, v in values.items() if k in DETECT_PARAMS})
+    align_opts = AlignOptions(**{k: v for k, v in values.items() if k in ("size", "format")})
+    if align:
+        try:
+            template_for_size(align_opts.size)
+        except ValueError as exc:
+            raise InvalidParameter(f"'size': {exc}") from None
+    return detect, align_opts

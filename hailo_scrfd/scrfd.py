@@ -1,0 +1,162 @@
+"""SCRFD post-processing in pure numpy: anchors, distance decode, threshold, NMS, rescale.
+
+Backends hand over one canonical layout, a :class:`StrideOutput` per stride holding
+``scores (N,)``, ``boxes (N, 4)`` and ``kps (N, 10)`` as float32 in stride units,
+anchor-major within each feature-map cell. Nothing here knows where those came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+STRIDES = (8, 16, 32)
+NUM_ANCHORS = 2
+NUM_LANDMARKS = 5
+
+
+@dataclass(frozen=True)
+class StrideOutput:
+    """Raw network outputs for one stride, in the canonical layout."""
+
+    stride: int
+    scores: np.ndarray  # (N,) sigmoid scores
+    boxes: np.ndarray   # (N, 4) distances left, top, right, bottom in stride units
+    kps: np.ndarray     # (N, 10) x, y offsets of the 5 landmarks in stride units
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Faces as parallel arrays: ``boxes (N, 4)`` xyxy, ``scores (N,)``, ``landmarks (N, 5, 2)``."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32),
+                   np.zeros((0, NUM_LANDMARKS, 2), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __getitem__(self, index) -> "Detections":
+        """Select faces with a numpy index (mask, index array or slice)."""
+        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
+
+    @property
+    def areas(self) -> np.ndarray:
+        return box_areas(self.boxes)
+
+    @property
+    def xywh(self) -> np.ndarray:
+        """Boxes as COCO ``[x, y, width, height]``."""
+        out = self.boxes.copy()
+        out[:, 2:] -= out[:, :2]
+        return out
+
+
+@lru_cache(maxsize=64)
+def anchor_centers(height: int, width: int, stride: int, num_anchors: int = NUM_ANCHORS) -> np.ndarray:
+    """Anchor centres ``(H/s * W/s * A, 2)`` as x, y in input pixels, anchor-major within a cell.
+
+    Cached per input size: the arrays are read-only and shared between requests.
+    """
+    fh, fw = height // stride, width // stride
+    ys, xs = np.mgrid[:fh, :fw]
+    centers = (np.stack([xs, ys], axis=-1).reshape(-1, 2) * stride).astype(np.float32)
+    if num_anchors > 1:
+        centers = np.repeat(centers, num_anchors, axis=0)
+    centers.setflags(write=False)
+    return centers
+
+
+def distance2bbox(centers: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """Boxes ``x1, y1, x2, y2`` from anchor centres and left/top/right/bottom distances (pixels)."""
+    return np.concatenate([centers - distances[:, :2], centers + distances[:, 2:4]], axis=1)
+
+
+def distance2kps(centers: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Landmarks ``(N, K, 2)`` from anchor centres and ``(N, 2K)`` x/y offsets (pixels)."""
+    return centers[:, None, :] + offsets.reshape(len(offsets), -1, 2)
+
+
+def decode(outputs: Sequence[StrideOutput], input_hw: tuple[int, int], threshold: float) -> Detections:
+    """Faces scoring at least ``threshold``, in input-tensor pixels, before NMS."""
+    height, width = input_hw
+    boxes, scores, kps = [], [], []
+    for out in outputs:
+        keep = np.flatnonzero(out.scores >= threshold)
+        if keep.size == 0:
+            continue
+        cells = (height // out.stride) * (width // out.stride)
+        centers = anchor_centers(height, width, out.stride, len(out.scores) // cells)[keep]
+        boxes.append(distance2bbox(centers, out.boxes[keep] * out.stride))
+        kps.append(distance2kps(centers, out.kps[keep] * out.stride))
+        scores.append(out.scores[keep])
+    if not scores:
+        return Detections.empty()
+    return Detections(np.concatenate(boxes), np.concatenate(scores), np.concatenate(kps))
+
+
+def box_areas(boxes: np.ndarray) -> np.ndarray:
+    """Areas of xyxy boxes; degenerate boxes have area 0."""
+    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression; indices of the kept boxes, highest score first.
+
+    A box is suppressed when its IoU with a kept, higher-scoring box exceeds
+    ``iou_threshold``.
+    """
+    order = np.argsort(-scores, kind="stable")
+    areas = box_areas(boxes)
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        if rest.size == 0:
+            break
+        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        union = areas[i] + areas[rest] - inter
+        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def postprocess(outputs: Sequence[StrideOutput], *, input_hw: tuple[int, int], scale: tuple[float, float],
+                image_size: tuple[int, int], threshold: float, nms_threshold: float,
+                max_faces: int = 0, min_face_size: float = 0.0) -> Detections:
+    """Decode, NMS, map back to the original image and apply the per-request filters.
+
+    ``scale`` is (sx, sy), original-image pixels to input pixels; ``image_size`` is
+    (width, height). Boxes are clipped to the image, landmarks are not (alignment
+    needs them even when a face runs off the edge). The result is sorted by score.
+    """
+    faces = decode(outputs, input_hw, threshold)
+    if len(faces) == 0:
+        return faces
+    faces = faces[nms(faces.boxes, faces.scores, nms_threshold)]
+    sx, sy = scale
+    boxes = faces.boxes / np.array([sx, sy, sx, sy], dtype=np.float32)
+    width, height = image_size
+    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
+    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+    landmarks = faces.landmarks / np.array([sx, sy], dtype=np.float32)
+    faces = Detections(boxes, faces.scores, landmarks)
+    if min_face_size > 0:
+        wh = boxes[:, 2:] - boxes[:, :2]
+        faces = faces[np.minimum(wh[:, 0], wh[:, 1]) >= min_face_size]
+    if max_faces and len(faces) > max_faces:
+        largest = np.argsort(-faces.areas, kind="stable")[:max_faces]
+        faces = faces[np.sort(largest)]  # indices were in score order; sorting keeps that order
+    return faces
