@@ -59,8 +59,9 @@ def _detect(align: bool) -> dict:
     service = _service()
     model = service.model
     start = time.perf_counter()
+    model.ensure_ready()  # answer 503 before spending time on the body
     payload = read_payload(request)
-    options, align_options = parse_params(payload.typed, payload.text, defaults=model.defaults, align=align)
+    options, align_options = parse_params(payload.typed, payload.text, defaults=service.defaults, align=align)
     image = decode_image(payload.image, max_pixels=service.config.limits.max_image_pixels)
     decoded = time.perf_counter()
     result = model.detect_faces(image, options)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
 from flask import Flask
 
 from .config import SCRFDServiceConfig
-from .model import SCRFDModel
+from .model import DetectOptions, SCRFDModel
 
 
 @dataclass
@@ -18,6 +19,11 @@ class Service:
     config: SCRFDServiceConfig
     model: SCRFDModel
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def defaults(self) -> DetectOptions:
+        """Request parameter defaults: the config's ``detection`` section."""
+        return DetectOptions(**dataclasses.asdict(self.config.detection))
 
 
 def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:

@@ -82,6 +82,13 @@ class SCRFDModel:
     def ready(self) -> bool:
         return self.state == "ok" and self._worker is not None
 
+    def ensure_ready(self) -> InferenceWorker:
+        """The inference worker, or ModelNotReady saying why there is none."""
+        worker = self._worker
+        if worker is None or self.state != "ok":
+            raise ModelNotReady(f"the model is not ready ({self.state}{': ' + self.reason if self.reason else ''})")
+        return worker
+
     @property
     def backend(self) -> Backend | None:
         return self._worker.backend if self._worker else None
@@ -103,9 +110,7 @@ class SCRFDModel:
 
         Safe to call from any number of threads: only the backend call is serialised.
         """
-        worker = self._worker
-        if worker is None or self.state != "ok":
-            raise ModelNotReady(f"the model is not ready ({self.state}{': ' + self.reason if self.reason else ''})")
+        worker = self.ensure_ready()
         opts = options or self.defaults
         t0 = time.perf_counter()
         height, width = image.shape[:2]

@@ -76,9 +76,9 @@ def canonical_outputs(tensors: Sequence[np.ndarray], input_hw: tuple[int, int],
     for i, stride in enumerate(strides):
         scores, boxes, kps = groups[SCORE_C][i], groups[BOX_C][i], groups[KPS_C][i]
         cells = (height // stride) * (width // stride)
-        if not (len(scores) == len(boxes) == len(kps)) or cells == 0 or len(scores) % cells:
+        if not (len(scores) == len(boxes) == len(kps)) or len(scores) not in (cells, 2 * cells):
             raise ValueError(f"stride {stride} outputs have {len(scores)}/{len(boxes)}/{len(kps)} rows, "
-                             f"not a multiple of the {cells} cells of a {width}x{height} input")
+                             f"not 1 or 2 anchors for each of the {cells} cells of a {width}x{height} input")
         result.append(StrideOutput(stride, scores[:, 0], boxes, kps))
     return result
 

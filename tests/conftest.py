@@ -1,0 +1,75 @@
+"""Shared fixtures. ../shared (real weights, photos, reference outputs) is found at run time, never copied."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hailo_scrfd.config import SCRFDServiceConfig
+from hailo_scrfd.imageio import decode_image
+from hailo_scrfd.model import SCRFDModel
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_ENV = "HAILO_SCRFD_SHARED"
+
+# model file -> the key of its results in reference/insightface_detections.json
+MODEL_REFERENCE = {
+    "scrfd_2.5g_bnkps.onnx": "scrfd_2.5g_bnkps.onnx",
+    "scrfd_2.5g_bnkps_renamed_io.onnx": "scrfd_2.5g_bnkps.onnx",
+    "scrfd_500m_bnkps.onnx": "scrfd_500m_bnkps.onnx",
+}
+DEFAULT_MODEL = "scrfd_2.5g_bnkps.onnx"
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get(SHARED_ENV, ROOT.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    path = shared_dir()
+    if not (path / "models").is_dir():
+        pytest.skip(f"shared test data not found at {path}; set {SHARED_ENV} to its location")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference(shared) -> dict:
+    return json.loads((shared / "reference" / "insightface_detections.json").read_text())["results"]
+
+
+@pytest.fixture(scope="session")
+def load_image(shared):
+    cache: dict[str, object] = {}
+
+    def load(name: str):
+        if name not in cache:
+            cache[name] = decode_image((shared / "images" / name).read_bytes(), max_pixels=100_000_000)
+        return cache[name]
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def model_factory(shared):
+    """Loaded SCRFDModel per model file, shared by the whole session (loading costs ~0.3 s each)."""
+    models: dict[tuple, SCRFDModel] = {}
+
+    def get(model_file: str = DEFAULT_MODEL, **overrides) -> SCRFDModel:
+        key = (model_file, tuple(sorted(overrides.items())))
+        if key not in models:
+            config = SCRFDServiceConfig().override(model__path=str(shared / "models" / model_file), **overrides)
+            models[key] = SCRFDModel(config).load()
+        return models[key]
+
+    yield get
+    for m in models.values():
+        m.close()
+
+
+@pytest.fixture(scope="session")
+def model(model_factory) -> SCRFDModel:
+    return model_factory()

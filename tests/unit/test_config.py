@@ -1,0 +1,137 @@
+"""SCRFDServiceConfig: defaults, validation with fallback, file resolution, rendering."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from hailo_scrfd import config as config_mod
+from hailo_scrfd.config import CONFIG_ENV, MODEL_ENV, SCRFDServiceConfig, schema
+from hailo_scrfd.errors import ConfigError
+from hailo_scrfd.render import render_config
+
+from ..conftest import ROOT
+
+SHIPPED = ROOT / "config" / "hailo-scrfd.yaml"
+
+
+def load(data):
+    warnings = []
+    return SCRFDServiceConfig.from_mapping(data, warnings.append), warnings
+
+
+def test_defaults():
+    cfg = SCRFDServiceConfig()
+    assert (cfg.server.host, cfg.server.port, cfg.server.max_body_mb) == ("127.0.0.1", 5001, 20.0)
+    assert (cfg.detection.threshold, cfg.detection.nms_threshold, cfg.detection.max_faces) == (0.5, 0.4, 0)
+    assert cfg.model.backend == "auto" and cfg.limits.max_image_pixels == 40_000_000
+    assert cfg.max_body_bytes == 20 * 1024 * 1024
+
+
+def test_valid_values_are_taken():
+    cfg, warnings = load({"server": {"port": 8080, "max_body_mb": 5}, "detection": {"threshold": 0.7},
+                          "performance": {"worker_threads": 2, "max_queue_size": 4}})
+    assert warnings == []
+    assert cfg.server.port == 8080 and cfg.server.max_body_mb == 5.0 and isinstance(cfg.server.max_body_mb, float)
+    assert cfg.detection.threshold == 0.7 and cfg.performance.max_queue_size == 4
+
+
+@pytest.mark.parametrize("section,key,value", [
+    ("server", "port", 70000), ("server", "port", "5001"), ("server", "port", True), ("server", "port", 50.5),
+    ("detection", "threshold", 1.5), ("detection", "threshold", float("nan")), ("model", "backend", "tpu"),
+    ("server", "host", 127), ("logging", "level", "LOUD"), ("limits", "max_image_pixels", 0),
+])
+def test_invalid_values_fall_back_to_default_with_warning(section, key, value):
+    cfg, warnings = load({section: {key: value}})
+    assert getattr(getattr(cfg, section), key) == getattr(getattr(SCRFDServiceConfig(), section), key)
+    assert len(warnings) == 1 and f"{section}.{key}" in warnings[0] and "using default" in warnings[0]
+
+
+def test_unknown_keys_and_sections_warn():
+    _, warnings = load({"server": {"prot": 1}, "extra": {}})
+    assert any("server.prot" in w for w in warnings) and any("'extra'" in w for w in warnings)
+
+
+def test_bad_structure_falls_back():
+    cfg, warnings = load({"server": [1, 2]})
+    assert cfg.server.port == 5001 and warnings
+    cfg, warnings = load(["not", "a", "mapping"])
+    assert cfg == SCRFDServiceConfig() and warnings
+    assert load(None) == (SCRFDServiceConfig(), [])
+
+
+def test_load_resolution(tmp_path, monkeypatch):
+    f = tmp_path / "c.yaml"
+    f.write_text("server:\n  port: 6000\n")
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.setattr(config_mod, "DEFAULT_CONFIG_PATH", tmp_path / "absent.yaml")
+    assert SCRFDServiceConfig.load().server.port == 5001
+    assert SCRFDServiceConfig.load(f).server.port == 6000
+    monkeypatch.setenv(CONFIG_ENV, str(f))
+    assert SCRFDServiceConfig.load().server.port == 6000
+    with pytest.raises(ConfigError, match="not found"):
+        SCRFDServiceConfig.load(tmp_path / "missing.yaml")
+
+
+def test_invalid_yaml_is_fatal_with_location(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("server:\n  port: [5001\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+"):
+        SCRFDServiceConfig.load(f)
+
+
+def test_model_path_order(monkeypatch):
+    monkeypatch.setenv(MODEL_ENV, "/env/model.onnx")
+    assert SCRFDServiceConfig().model_path() == "/env/model.onnx"
+    cfg = SCRFDServiceConfig().override(model__path="/cfg/model.onnx")
+    assert cfg.model_path() == "/cfg/model.onnx"
+    monkeypatch.delenv(MODEL_ENV)
+    assert SCRFDServiceConfig().model_path() is None
+
+
+def test_override_skips_none():
+    cfg = SCRFDServiceConfig().override(server__port=9000, server__host=None)
+    assert cfg.server.port == 9000 and cfg.server.host == "127.0.0.1"
+
+
+def test_shipped_config_documents_every_key_with_its_default():
+    text = SHIPPED.read_text()
+    data = yaml.safe_load(text)
+    lines = text.splitlines()
+    for section, key, info in schema():
+        assert key in data.get(section, {}), f"{section}.{key} missing from {SHIPPED.name}"
+        assert data[section][key] == info["default"], f"{section}.{key} differs from the schema default"
+        at = lines.index(next(line for line in lines if line.strip().startswith(f"{key}:")))
+        comment = []
+        for line in reversed(lines[:at]):
+            if not line.strip().startswith("#"):
+                break
+            comment.append(line)
+        assert "Default" in " ".join(comment), f"{section}.{key} has no documented default"
+    cfg, warnings = load(data)
+    assert warnings == [] and cfg == SCRFDServiceConfig()
+
+
+def test_render_round_trips(tmp_path):
+    src = tmp_path / "in.yaml"
+    src.write_text("server:\n  port: 7001\ndetection:\n  threshold: 0.6\n")
+    out = render_config(src, tmp_path / "sub" / "out.json")
+    rendered = json.loads(out.read_text())
+    assert rendered["server"]["port"] == 7001 and rendered["detection"]["threshold"] == 0.6
+    assert SCRFDServiceConfig.from_mapping(rendered) == SCRFDServiceConfig.load(src)
+    assert not list(out.parent.glob(".out.json.*"))  # no temp file left behind
+
+
+def test_render_script_fails_cleanly_on_invalid_yaml(tmp_path):
+    src = tmp_path / "bad.yaml"
+    src.write_text("detection: {threshold: [\n")
+    dst = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_config.py"), "--input", str(src),
+                           "--output", str(dst)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "not valid YAML" in proc.stderr and "Traceback" not in proc.stderr
+    assert not dst.exists()
+    ok = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_config.py"), "--input", str(SHIPPED),
+                         "--output", "-"], capture_output=True, text=True)
+    assert ok.returncode == 0 and json.loads(ok.stdout) == SCRFDServiceConfig().to_dict()
