@@ -50,7 +50,7 @@ def read_payload(request: Request) -> Payload:
         _no_overlap(query, form)
         return Payload(upload.read(), text={**query, **form})
     if mimetype in RAW_IMAGE_TYPES:
-        data = request.get_data(cache=False)
+        data = _read_body(request)
         if not data:
             raise MissingImage("the request body is empty")
         return Payload(data, text=query)
@@ -59,8 +59,18 @@ def read_payload(request: Request) -> Payload:
     raise UnsupportedMediaType(f"Content-Type {mimetype!r} is not supported; send {SUPPORTED}")
 
 
+def _read_body(request: Request) -> bytes:
+    """The whole body. Reading to EOF matters: for a chunked body (no Content-Length) werkzeug
+    stops at the size limit and only raises 413 on the read after it, where ``get_data()``
+    would silently return the truncated bytes."""
+    chunks = []
+    while chunk := request.stream.read(1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _json_body(request: Request) -> dict[str, Any]:
-    raw = request.get_data(cache=False)
+    raw = _read_body(request)
     if not raw:
         raise MalformedJSON("the JSON body is empty")
     try:
