@@ -22,6 +22,7 @@ serve: venv
 	$(VENV)/bin/hailo-scrfd serve --model "$(MODEL)" $(SERVE_ARGS)
 
 test: venv
+	$(VENV)/bin/ruff check hailo_scrfd tests bench scripts
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -69,7 +69,7 @@ def _detect(align: bool) -> dict:
     timings = {"decode": (decoded - start) * 1000.0, **result.timings_ms}
     if align:
         aligned_at = time.perf_counter()
-        for face, landmarks in zip(faces, result.faces.landmarks):
+        for face, landmarks in zip(faces, result.faces.landmarks, strict=True):
             matrix = estimate_transform(landmarks, align_options.size)
             crop = encode_crop(warp(image, matrix, align_options.size), align_options.format)
             face["aligned"] = {

@@ -31,8 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", help="YAML config (default: $HAILO_SCRFD_CONFIG, else /etc/hailo/hailo-scrfd.yaml)")
-        p.add_argument("--model", help="model file, .onnx or .hef (default: config model.path, else $HAILO_SCRFD_MODEL)")
+        p.add_argument("--config",
+                       help="YAML config (default: $HAILO_SCRFD_CONFIG, else /etc/hailo/hailo-scrfd.yaml)")
+        p.add_argument("--model",
+                       help="model file, .onnx or .hef (default: config model.path, else $HAILO_SCRFD_MODEL)")
         p.add_argument("--backend", choices=("auto", "onnx", "hailo"), help="inference backend (default: config)")
 
     p = sub.add_parser("serve", help="serve the HTTP API")

@@ -39,10 +39,11 @@ def _key(default: Any, doc: str, *, min: float | None = None, max: float | None 
 
 @dataclass(frozen=True)
 class ServerSection:
-    host: str = _key("127.0.0.1", "Address to bind. Keep the loopback default unless a proxy or API key protects it.")
+    host: str = _key("127.0.0.1", "Address to bind; keep loopback unless a proxy or API key protects it.")
     port: int = _key(5001, "TCP port to listen on.", min=1, max=65535)
     max_body_mb: float = _key(20.0, "Largest accepted request body, in MiB; larger bodies get 413.", min=0.01, max=1024)
-    shutdown_timeout_s: float = _key(10.0, "On SIGTERM, how long in-flight requests may take to finish.", min=0, max=300)
+    shutdown_timeout_s: float = _key(10.0, "On SIGTERM, how long in-flight requests may take to finish.",
+                                     min=0, max=300)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class LimitsSection:
 
 @dataclass(frozen=True)
 class PerformanceSection:
-    worker_threads: int = _key(8, "HTTP worker threads: they decode, pre- and post-process in parallel.", min=1, max=256)
+    worker_threads: int = _key(8, "HTTP worker threads: they decode, pre- and post-process in parallel.",
+                               min=1, max=256)
     max_queue_size: int = _key(32, "Inference jobs that may wait; beyond it requests get 503 with Retry-After.",
                                min=1, max=10000)
     inference_threads: int = _key(0, "ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.",

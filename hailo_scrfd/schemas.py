@@ -22,9 +22,9 @@ def faces_to_json(faces: Detections) -> list[dict[str, Any]]:
         {
             "bbox": [_r(v) for v in box],
             "score": _r(score, 5),
-            "landmarks": {name: [_r(x), _r(y)] for name, (x, y) in zip(LANDMARK_NAMES, kps)},
+            "landmarks": {name: [_r(x), _r(y)] for name, (x, y) in zip(LANDMARK_NAMES, kps, strict=True)},
         }
-        for box, score, kps in zip(faces.xywh, faces.scores, faces.landmarks)
+        for box, score, kps in zip(faces.xywh, faces.scores, faces.landmarks, strict=True)
     ]
 
 

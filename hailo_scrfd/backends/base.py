@@ -48,7 +48,7 @@ class Backend(ABC):
     def infer(self, tensor: np.ndarray) -> list[StrideOutput]:
         """Run one input; outputs in the canonical layout, strides ascending."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most engines free themselves
         """Release the engine; the backend is unusable afterwards."""
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from hailo_scrfd.align import estimate_transform
 from hailo_scrfd.app import create_app
 from hailo_scrfd.config import SCRFDServiceConfig
+from hailo_scrfd.errors import ModelLoadError
 from hailo_scrfd.model import SCRFDModel
 from hailo_scrfd.schemas import LANDMARK_NAMES, faces_from_json
 
@@ -71,7 +72,7 @@ class TestHealth:
         resp = client.get("/health")
         assert resp.status_code == 503 and resp.get_json()["status"] == "loading"
         assert_error(client.post("/v1/detect", data=b"x", content_type="image/jpeg"), 503, "model_not_ready")
-        with pytest.raises(Exception):
+        with pytest.raises(ModelLoadError):
             unloaded.load()
         body = client.get("/health").get_json()
         assert body["status"] == "error" and "not found" in body["reason"] and body["model"]["loaded"] is False

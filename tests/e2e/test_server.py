@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from .server import ServerProcess, clean_env, free_port
+from .server import ServerProcess, clean_env
 
 pytestmark = pytest.mark.e2e
 

@@ -57,7 +57,8 @@ class TestModes:
     def test_rgb_formats_round_trip(self):
         src = np.asarray(gradient())
         for fmt in ("PNG", "BMP", "TIFF", "WEBP"):
-            out = decode_image(encode(gradient(), fmt, **({"lossless": True} if fmt == "WEBP" else {})), max_pixels=LIMIT)
+            extra = {"lossless": True} if fmt == "WEBP" else {}
+            out = decode_image(encode(gradient(), fmt, **extra), max_pixels=LIMIT)
             np.testing.assert_array_equal(out, src, err_msg=fmt)
         jpeg = decode_image(encode(gradient(), "JPEG", quality=95), max_pixels=LIMIT)
         assert jpeg.shape == (48, 64, 3) and np.abs(jpeg.astype(int) - src).mean() < 3
