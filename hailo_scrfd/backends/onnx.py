@@ -17,6 +17,15 @@ PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 INPUT_MEAN, INPUT_STD = 127.5, 128.0
 
 
+def choose_providers(available: list[str]) -> list[str]:
+    """CUDA first when this onnxruntime build has it, then the CPU, which every build has.
+
+    ONNX Runtime itself falls back to the next provider when CUDA cannot initialise (no
+    driver, no GPU), so the backend name reports the provider actually in use.
+    """
+    return [p for p in PREFERRED_PROVIDERS if p in available] or list(available)
+
+
 class OnnxBackend(Backend):
     kind = "onnx"
 
@@ -28,8 +37,7 @@ class OnnxBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
-        available = ort.get_available_providers()
-        providers = [p for p in PREFERRED_PROVIDERS if p in available] or available
+        providers = choose_providers(ort.get_available_providers())
         try:
             self._session = ort.InferenceSession(model_path, sess_options=options, providers=providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
