@@ -30,6 +30,8 @@ DEFAULT_CONFIG_PATH = Path("/etc/hailo/hailo-scrfd.yaml")
 DEFAULT_RENDERED_PATH = Path("/etc/xdg/hailo-scrfd/hailo-scrfd.json")
 CONFIG_ENV = "HAILO_SCRFD_CONFIG"
 MODEL_ENV = "HAILO_SCRFD_MODEL"
+# Where hailo-apps installs the Model Zoo HEFs for a Hailo-10H; the model of last resort.
+DEFAULT_HEF_PATH = Path("/usr/local/hailo/resources/models/hailo10h/scrfd_2.5g.hef")
 
 
 def _key(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -82,6 +84,16 @@ class PerformanceSection:
 
 
 @dataclass(frozen=True)
+class HailoSection:
+    group_id: str = _key("SHARED", "HailoRT scheduler group: processes with the same group share one device.")
+    batch_size: int = _key(1, "Frames per NPU batch (the scheduler's burst size).", min=1, max=16)
+    max_in_flight: int = _key(4, "Inference jobs kept on the NPU at once (capped by HailoRT's async queue size).",
+                              min=1, max=16)
+    output_format: str = _key("uint8", "Output tensors from HailoRT: uint8 (dequantized here, only what is needed) "
+                              "or float32 (dequantized by HailoRT).", choices=("uint8", "float32"))
+
+
+@dataclass(frozen=True)
 class LoggingSection:
     level: str = _key("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -93,6 +105,7 @@ class SCRFDServiceConfig:
     detection: DetectionSection = field(default_factory=DetectionSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
     performance: PerformanceSection = field(default_factory=PerformanceSection)
+    hailo: HailoSection = field(default_factory=HailoSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
 
     # -- construction -----------------------------------------------------------------
@@ -152,8 +165,10 @@ class SCRFDServiceConfig:
         return int(self.server.max_body_mb * 1024 * 1024)
 
     def model_path(self) -> str | None:
-        """The model file: config ``model.path``, else ``$HAILO_SCRFD_MODEL``, else None."""
-        return self.model.path or os.environ.get(MODEL_ENV) or None
+        """The model file: ``model.path``, else ``$HAILO_SCRFD_MODEL``, else hailo-apps' default HEF if installed."""
+        if self.model.path or os.environ.get(MODEL_ENV):
+            return self.model.path or os.environ[MODEL_ENV]
+        return str(DEFAULT_HEF_PATH) if DEFAULT_HEF_PATH.is_file() else None
 
 
 def schema() -> list[tuple[str, str, dict[str, Any]]]:

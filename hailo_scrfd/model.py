@@ -1,4 +1,4 @@
-"""`SCRFDModel`: the loaded detector, its health, and thread-safe `detect_faces`."""
+"""`SCRFDModel`: the loaded detector, its health, self-healing, and thread-safe `detect_faces`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from .worker import InferenceWorker
 
 log = logging.getLogger(__name__)
 
+RECOVERY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+
 
 @dataclass(frozen=True)
 class DetectOptions:
@@ -40,7 +42,12 @@ class DetectionResult:
 
 
 class SCRFDModel:
-    """One SCRFD model, loaded once with :meth:`load` and shared by every request thread."""
+    """One SCRFD model, loaded once with :meth:`load` and shared by every request thread.
+
+    States: ``loading`` (not loaded yet, or closed), ``ok``, ``error`` (loading failed)
+    and ``degraded`` (an inference failed; the backend is being re-created in the
+    background, without restarting the process).
+    """
 
     def __init__(self, config: SCRFDServiceConfig,
                  backend_factory: Callable[[SCRFDServiceConfig, str], Backend] = create_backend):
@@ -51,8 +58,10 @@ class SCRFDModel:
         self._backend_factory = backend_factory
         self._lock = threading.Lock()
         self._worker: InferenceWorker | None = None
+        self._closed = threading.Event()
         self.state = "loading"
         self.reason = ""
+        self.recoveries = 0
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -62,21 +71,72 @@ class SCRFDModel:
             if self._worker is not None:
                 return self
             try:
-                backend = self._backend_factory(self.config, self.path)
+                self._worker = self._start_worker()
             except ModelLoadError as exc:
                 self.state, self.reason = "error", str(exc)
                 raise
-            self._worker = InferenceWorker(backend, self.config.performance.max_queue_size)
             self.state, self.reason = "ok", ""
         return self
 
     def close(self) -> None:
+        """Finish queued work and release the backend (and its device)."""
+        self._closed.set()
         with self._lock:
             worker, self._worker = self._worker, None
+            self.state, self.reason = "loading", "the service is stopping"
         if worker is not None:
-            worker.close()
+            worker.close(drain=True)
             worker.backend.close()
-        self.state, self.reason = "loading", "closed"
+
+    def _start_worker(self) -> InferenceWorker:
+        backend = self._backend_factory(self.config, self.path)
+        return InferenceWorker(backend, self.config.performance.max_queue_size, on_failure=self._on_backend_failure)
+
+    # -- self-healing -----------------------------------------------------------------
+
+    def _on_backend_failure(self, worker: InferenceWorker, exc: BaseException) -> None:
+        """Called when ``worker``'s backend raised or hung: go degraded and rebuild once."""
+        with self._lock:
+            if worker is not self._worker or self._closed.is_set():
+                return  # a worker already replaced (its late errors are moot), or stopping
+            self.state = "degraded"
+            self.reason = f"inference failed ({type(exc).__name__}: {str(exc)[:200]}); re-creating the backend"
+            self._worker = None
+        log.warning("model degraded: %s", self.reason)
+        threading.Thread(target=self._recover, args=(worker,), name="scrfd-recovery", daemon=True).start()
+
+    def _recover(self, failed: InferenceWorker | None) -> None:
+        started = time.monotonic()
+        if failed is not None:
+            failed.close(drain=False, timeout_s=1.0)
+            try:
+                failed.backend.close()
+            except Exception as exc:  # a broken device may not close cleanly; the new one must still open
+                log.warning("closing the failed backend: %s: %s", type(exc).__name__, exc)
+        attempt = 0
+        while not self._closed.is_set():
+            try:
+                worker = self._start_worker()
+            except Exception as exc:
+                delay = RECOVERY_BACKOFF_S[min(attempt, len(RECOVERY_BACKOFF_S) - 1)]
+                with self._lock:
+                    self.reason = f"re-creating the backend failed ({exc}); retrying in {delay:g} s"
+                log.warning("%s", self.reason)
+                attempt += 1
+                self._closed.wait(delay)
+                continue
+            with self._lock:
+                if not self._closed.is_set():
+                    self._worker = worker
+                    self.state, self.reason = "ok", ""
+                    self.recoveries += 1
+                    log.info("backend re-created in %.2f s", time.monotonic() - started)
+                    return
+            worker.close(drain=False)  # the service stopped while we were rebuilding
+            worker.backend.close()
+            return
+
+    # -- state ------------------------------------------------------------------------
 
     @property
     def ready(self) -> bool:
@@ -91,7 +151,13 @@ class SCRFDModel:
 
     @property
     def backend(self) -> Backend | None:
-        return self._worker.backend if self._worker else None
+        worker = self._worker
+        return worker.backend if worker else None
+
+    @property
+    def queue_depth(self) -> int:
+        worker = self._worker
+        return worker.queue_depth if worker else 0
 
     def info(self) -> dict:
         backend = self.backend
@@ -111,11 +177,12 @@ class SCRFDModel:
         Safe to call from any number of threads: only the backend call is serialised.
         """
         worker = self.ensure_ready()
+        backend = worker.backend
         opts = options or self.defaults
         t0 = time.perf_counter()
         height, width = image.shape[:2]
-        letterbox = fixed_letterbox((height, width), worker.backend.input_spec.hw)
-        tensor = worker.backend.prepare(letterbox.apply(image))
+        letterbox = fixed_letterbox((height, width), backend.input_spec.hw)
+        tensor = backend.prepare(letterbox.apply(image))
         t1 = time.perf_counter()
         outputs, engine_ms = worker.infer(tensor, self.config.performance.inference_timeout_s)
         t2 = time.perf_counter()

@@ -1,8 +1,10 @@
 """SCRFD post-processing in pure numpy: anchors, distance decode, threshold, NMS, rescale.
 
 Backends hand over one canonical layout, a :class:`StrideOutput` per stride holding
-``scores (N,)``, ``boxes (N, 4)`` and ``kps (N, 10)`` as float32 in stride units,
-anchor-major within each feature-map cell. Nothing here knows where those came from.
+``scores (N,)``, ``boxes (N, 4)`` and ``kps (N, 10)`` in stride units, anchor-major
+within each feature-map cell: float32, or quantized integers with their
+``(scale, zero_point)`` so that only the rows that pass the threshold are ever
+dequantized. Nothing here knows where those came from.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ NUM_ANCHORS = 2
 NUM_LANDMARKS = 5
 
 
+Quant = tuple[float, float]  # (scale, zero_point): value = (q - zero_point) * scale
+
+
 @dataclass(frozen=True)
 class StrideOutput:
     """Raw network outputs for one stride, in the canonical layout."""
@@ -26,6 +31,15 @@ class StrideOutput:
     scores: np.ndarray  # (N,) sigmoid scores
     boxes: np.ndarray   # (N, 4) distances left, top, right, bottom in stride units
     kps: np.ndarray     # (N, 10) x, y offsets of the 5 landmarks in stride units
+    quant: tuple[Quant, Quant, Quant] | None = None  # for scores, boxes, kps when they are quantized
+
+
+def dequantize(values: np.ndarray, quant: Quant | None) -> np.ndarray:
+    """Float32 values of a (possibly) quantized array."""
+    if quant is None:
+        return values
+    scale, zero_point = quant
+    return (values.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
 
 
 @dataclass(frozen=True)
@@ -90,14 +104,16 @@ def decode(outputs: Sequence[StrideOutput], input_hw: tuple[int, int], threshold
     height, width = input_hw
     boxes, scores, kps = [], [], []
     for out in outputs:
-        keep = np.flatnonzero(out.scores >= threshold)
+        q_scores, q_boxes, q_kps = out.quant or (None, None, None)
+        all_scores = dequantize(out.scores, q_scores)
+        keep = np.flatnonzero(all_scores >= threshold)
         if keep.size == 0:
             continue
         cells = (height // out.stride) * (width // out.stride)
         centers = anchor_centers(height, width, out.stride, len(out.scores) // cells)[keep]
-        boxes.append(distance2bbox(centers, out.boxes[keep] * out.stride))
-        kps.append(distance2kps(centers, out.kps[keep] * out.stride))
-        scores.append(out.scores[keep])
+        boxes.append(distance2bbox(centers, dequantize(out.boxes[keep], q_boxes) * out.stride))
+        kps.append(distance2kps(centers, dequantize(out.kps[keep], q_kps) * out.stride))
+        scores.append(all_scores[keep])
     if not scores:
         return Detections.empty()
     return Detections(np.concatenate(boxes), np.concatenate(scores), np.concatenate(kps))

@@ -1,8 +1,10 @@
-"""The one thread that owns the inference backend, fed through a bounded queue.
+"""The threads that own the inference backend, fed through one bounded queue.
 
-HTTP threads decode, pre-process and post-process in parallel; only ``infer`` is
-serialised here. A full queue is refused at once (503 with Retry-After) rather than
-building a backlog that would time out anyway.
+HTTP threads decode, pre-process and post-process in parallel; only ``Backend.infer``
+runs here. A backend that can keep several frames in flight (an NPU) gets that many
+threads, each blocking on its own job; ONNX Runtime gets one, since it already uses
+every core for one frame. A full queue is refused at once (503 with Retry-After)
+rather than building a backlog that would time out anyway.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, Callable
 
 from .backends import Backend
-from .errors import InferenceFailed, InferenceTimeout, QueueFull
+from .errors import InferenceFailed, InferenceTimeout, ModelNotReady, QueueFull
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +26,15 @@ _STOP = object()
 
 
 class InferenceWorker:
-    def __init__(self, backend: Backend, max_queue_size: int):
+    def __init__(self, backend: Backend, max_queue_size: int,
+                 on_failure: Callable[["InferenceWorker", BaseException], None] | None = None):
         self.backend = backend
+        self._on_failure = on_failure
         self._queue: queue.Queue = queue.Queue(maxsize=max_queue_size)
-        self._thread = threading.Thread(target=self._run, name="scrfd-inference", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"scrfd-inference-{i}", daemon=True)
+                         for i in range(max(1, backend.max_in_flight))]
+        for t in self._threads:
+            t.start()
 
     @property
     def queue_depth(self) -> int:
@@ -44,18 +50,36 @@ class InferenceWorker:
         try:
             return future.result(timeout=timeout_s)
         except FutureTimeout:
-            future.cancel()
+            if not future.cancel():
+                # It was running, not waiting in the queue: the backend is stuck, not just busy.
+                self._report(TimeoutError(f"an inference ran longer than {timeout_s:g} s"))
             raise InferenceTimeout(f"inference did not finish within {timeout_s:g} s") from None
-        except InferenceFailed:
+        except ModelNotReady:
             raise
         except Exception as exc:
             log.error("inference failed: %s: %s", type(exc).__name__, exc)
-            raise InferenceFailed("inference failed on the backend; the service will retry") from None
+            raise InferenceFailed(f"inference failed on the backend ({type(exc).__name__}); "
+                                  "the backend is being re-created") from None
 
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Let queued jobs finish, then stop the thread."""
-        self._queue.put(_STOP)
-        self._thread.join(timeout_s)
+    def _report(self, exc: BaseException) -> None:
+        if self._on_failure is not None:
+            self._on_failure(self, exc)
+
+    def close(self, *, drain: bool = True, timeout_s: float = 5.0) -> None:
+        """Stop the threads. ``drain``: let queued jobs run first; else fail them at once."""
+        if not drain:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP and item[1].set_running_or_notify_cancel():
+                    item[1].set_exception(ModelNotReady("the backend is being re-created; retry shortly"))
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout_s
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while True:
@@ -68,7 +92,8 @@ class InferenceWorker:
             start = time.perf_counter()
             try:
                 outputs = self.backend.infer(tensor)
-            except BaseException as exc:  # handed to the caller, never kills the worker
+            except BaseException as exc:  # handed to the caller, never kills the thread
                 future.set_exception(exc)
+                self._report(exc)
             else:
                 future.set_result((outputs, (time.perf_counter() - start) * 1000.0))

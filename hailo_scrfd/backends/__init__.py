@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 # key -> "module:Class", imported only when chosen, so an engine's library is needed only where it runs.
 BACKENDS = {
     "onnx": "hailo_scrfd.backends.onnx:OnnxBackend",
+    "hailo": "hailo_scrfd.backends.hailo:HailoBackend",
 }
 
 
@@ -26,12 +27,14 @@ def backend_class(kind: str) -> type[Backend]:
 
 
 def choose_backend(requested: str, model_path: str) -> str:
-    """The backend key for ``--backend auto|onnx|hailo`` and a model file."""
+    """The backend key for ``--backend auto|onnx|hailo`` and a model file.
+
+    ``auto`` runs a .hef on the Hailo backend (only it can; without hailo_platform or a
+    device that backend says which is missing) and anything else on ONNX Runtime.
+    """
     if requested != "auto":
         return requested
-    if model_path.lower().endswith(".hef"):
-        return "hailo"
-    return "onnx"
+    return "hailo" if model_path.lower().endswith(".hef") else "onnx"
 
 
 def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:

@@ -15,7 +15,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from ..errors import ModelLoadError
-from ..scrfd import STRIDES, StrideOutput
+from ..scrfd import STRIDES, Quant, StrideOutput
 
 # Channel count of each canonical output: scores, box distances, landmark offsets.
 SCORE_C, BOX_C, KPS_C = 1, 4, 10
@@ -39,6 +39,7 @@ class Backend(ABC):
     kind: ClassVar[str]
     name: str           # shown in /health and responses, e.g. "onnxruntime:CPUExecutionProvider"
     input_spec: InputSpec
+    max_in_flight: int = 1  # frames the engine can work on at once; one worker thread each
 
     @abstractmethod
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
@@ -53,33 +54,37 @@ class Backend(ABC):
 
 
 def canonical_outputs(tensors: Sequence[np.ndarray], input_hw: tuple[int, int],
-                      strides: Sequence[int] = STRIDES) -> list[StrideOutput]:
+                      strides: Sequence[int] = STRIDES,
+                      quant: Sequence[Quant] | None = None) -> list[StrideOutput]:
     """Map raw outputs to per-stride :class:`StrideOutput`, by shape alone.
 
     ``tensors`` are 2-D ``(rows, channels)`` arrays in any order: channels tell scores
     (1), boxes (4) and landmarks (10) apart, and within each kind the row count falls as
     the stride grows. Names are never consulted, since exports name outputs differently.
+    ``quant``, parallel to ``tensors``, gives each one's (scale, zero_point) when they
+    are quantized.
     """
-    groups: dict[int, list[np.ndarray]] = {SCORE_C: [], BOX_C: [], KPS_C: []}
-    for t in tensors:
+    groups: dict[int, list[tuple[np.ndarray, Quant | None]]] = {SCORE_C: [], BOX_C: [], KPS_C: []}
+    for i, t in enumerate(tensors):
         if t.ndim != 2 or t.shape[1] not in groups:
             raise ValueError(f"unexpected SCRFD output shape {t.shape}")
-        groups[t.shape[1]].append(t)
+        groups[t.shape[1]].append((t, quant[i] if quant is not None else None))
     if groups[KPS_C] == [] and len(groups[SCORE_C]) == len(strides):
         raise ValueError("the model has no landmark outputs: use an SCRFD export with keypoints (*_bnkps / *_kps)")
     for c, arrays in groups.items():
         if len(arrays) != len(strides):
             raise ValueError(f"expected {len(strides)} outputs with {c} channel(s), got {len(arrays)}")
-        arrays.sort(key=len, reverse=True)
+        arrays.sort(key=lambda pair: len(pair[0]), reverse=True)
     height, width = input_hw
     result = []
     for i, stride in enumerate(strides):
-        scores, boxes, kps = groups[SCORE_C][i], groups[BOX_C][i], groups[KPS_C][i]
+        (scores, q_scores), (boxes, q_boxes), (kps, q_kps) = groups[SCORE_C][i], groups[BOX_C][i], groups[KPS_C][i]
         cells = (height // stride) * (width // stride)
         if not (len(scores) == len(boxes) == len(kps)) or len(scores) not in (cells, 2 * cells):
             raise ValueError(f"stride {stride} outputs have {len(scores)}/{len(boxes)}/{len(kps)} rows, "
                              f"not 1 or 2 anchors for each of the {cells} cells of a {width}x{height} input")
-        result.append(StrideOutput(stride, scores[:, 0], boxes, kps))
+        q = (q_scores, q_boxes, q_kps) if quant is not None else None
+        result.append(StrideOutput(stride, scores[:, 0], boxes, kps, q))
     return result
 
 

@@ -157,3 +157,21 @@ class TestLetterbox:
         img = np.full((100, 200, 3), 255, np.uint8)
         canvas = fixed_letterbox((100, 200), (640, 640)).apply(img)
         assert canvas[:320, :640].min() == 255 and canvas[320:].max() == 0
+
+
+def test_quantized_outputs_decode_like_their_dequantized_floats():
+    rng = np.random.default_rng(3)
+    quant = ((1 / 255, 0), (0.03, 2), (0.035, 128))
+    outs_q, outs_f = [], []
+    for s in (8, 16, 32):
+        n = (64 // s) ** 2 * 2
+        q = [rng.integers(0, 256, n).astype(np.uint8), rng.integers(0, 256, (n, 4)).astype(np.uint8),
+             rng.integers(0, 256, (n, 10)).astype(np.uint8)]
+        outs_q.append(StrideOutput(s, *q, quant=quant))
+        floats = [(a.astype(np.float32) - zp) * sc for a, (sc, zp) in zip(q, quant, strict=True)]
+        outs_f.append(StrideOutput(s, *floats))
+    a, b = decode(outs_q, (64, 64), 0.6), decode(outs_f, (64, 64), 0.6)
+    assert len(a) == len(b) > 0
+    np.testing.assert_allclose(a.boxes, b.boxes, rtol=1e-6)
+    np.testing.assert_allclose(a.landmarks, b.landmarks, rtol=1e-6)
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
