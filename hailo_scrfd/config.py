@@ -89,8 +89,9 @@ class HailoSection:
     batch_size: int = _key(1, "Frames per NPU batch (the scheduler's burst size).", min=1, max=16)
     max_in_flight: int = _key(4, "Inference jobs kept on the NPU at once (capped by HailoRT's async queue size).",
                               min=1, max=16)
-    output_format: str = _key("uint8", "Output tensors from HailoRT: uint8 (dequantized here, only what is needed) "
-                              "or float32 (dequantized by HailoRT).", choices=("uint8", "float32"))
+    output_format: str = _key("quantized", "Output tensors from HailoRT: quantized (the HEF's uint8 or uint16, "
+                              "dequantized here, only the rows needed) or float32 (dequantized by HailoRT).",
+                              choices=("quantized", "float32"))
 
 
 @dataclass(frozen=True)

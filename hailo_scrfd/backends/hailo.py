@@ -101,6 +101,7 @@ class _Output:
     name: str
     shape: tuple[int, int, int]   # (H, W, C) NHWC, per frame
     quant: Quant
+    format_type: object           # the HEF's own FormatType: UINT8, or UINT16 for 16-bit outputs
 
 
 @dataclass
@@ -142,7 +143,7 @@ class HailoBackend(Backend):
         height, width, _ = inputs[0].shape
         self.input_spec = InputSpec(int(height), int(width))
         self._outputs = [_Output(info.name, tuple(int(v) for v in info.shape),
-                                 (float(info.quant_info.qp_scale), float(info.quant_info.qp_zp)))
+                                 (float(info.quant_info.qp_scale), float(info.quant_info.qp_zp)), info.format.type)
                          for info in hef.get_output_vstream_infos()]
         if len(self._outputs) != 9 or any(len(o.shape) != 3 or o.shape[2] not in HEF_CHANNELS for o in self._outputs):
             shapes = ", ".join(f"{o.name}{list(o.shape)}" for o in self._outputs)
@@ -159,22 +160,26 @@ class HailoBackend(Backend):
         infer_model = self._vdevice.create_infer_model(self.model_path)
         infer_model.set_batch_size(settings.batch_size)
         infer_model.input().set_format_type(hp.FormatType.UINT8)
-        out_type = hp.FormatType.FLOAT32 if self._float_outputs else hp.FormatType.UINT8
+        dtypes = {}
+        numpy_type = {hp.FormatType.UINT8: np.uint8, hp.FormatType.UINT16: np.uint16, hp.FormatType.FLOAT32: np.float32}
         for out in self._outputs:
+            out_type = hp.FormatType.FLOAT32 if self._float_outputs else out.format_type
+            if out_type not in numpy_type:
+                out_type = hp.FormatType.UINT8  # AUTO: the device's own 8-bit values
             infer_model.output(out.name).set_format_type(out_type)
+            dtypes[out.name] = numpy_type[out_type]
         self._configured = self._stack.enter_context(infer_model.configure())
 
         self.max_in_flight = max(1, min(settings.max_in_flight, int(self._configured.get_async_queue_size())))
-        dtype = np.float32 if self._float_outputs else np.uint8
         self._slots: queue.Queue[_Slot] = queue.Queue()
         for _ in range(self.max_in_flight):
-            buffers = {o.name: np.empty(o.shape, dtype=dtype) for o in self._outputs}
+            buffers = {o.name: np.empty(o.shape, dtype=dtypes[o.name]) for o in self._outputs}
             self._slots.put(_Slot(self._configured.create_bindings(output_buffers=buffers), buffers))
         device_ids = self._vdevice.get_physical_devices_ids()
         self.name = f"hailort:{device_ids[0] if device_ids else 'vdevice'}"
         log.info("loaded %s on %s: input %dx%d, %d outputs, %d frames in flight, %s outputs",
                  self.model_path, self.name, width, height, len(self._outputs), self.max_in_flight,
-                 "float32" if self._float_outputs else "uint8")
+                 "float32" if self._float_outputs else "quantized")
 
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
         # The HEF normalises on the chip: it takes the raw uint8 RGB canvas.

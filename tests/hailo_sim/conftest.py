@@ -41,6 +41,8 @@ def hefs(shared, hp, tmp_path_factory, load_image):
                               calibration),
         "500m": build_sim_hef(shared / "models" / "scrfd_500m_bnkps.onnx", out / "scrfd_500m.hef", "scrfd_500m",
                               calibration),
+        "2.5g-16bit": build_sim_hef(shared / "models" / "scrfd_2.5g_bnkps.onnx", out / "scrfd_2.5g_a16.hef",
+                                    "scrfd_2_5g", calibration, bits=16),
         "hailo8": build_sim_hef(shared / "models" / "scrfd_2.5g_bnkps.onnx", out / "scrfd_2.5g_h8.hef",
                                 "scrfd_2_5g", calibration[:1], arch="hailo8"),
     }

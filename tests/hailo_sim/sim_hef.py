@@ -24,7 +24,7 @@ CONV = {0: (41, 42, 43), 1: (48, 49, 50), 2: (54, 55, 56)}
 
 
 def build_sim_hef(onnx_path: Path, hef_path: Path, network: str, calibration: list[np.ndarray],
-                  arch: str = "hailo10h", size: int = 640) -> Path:
+                  arch: str = "hailo10h", size: int = 640, bits: int = 8) -> Path:
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     lows, highs = np.full(9, np.inf), np.full(9, -np.inf)
@@ -38,10 +38,11 @@ def build_sim_hef(onnx_path: Path, hef_path: Path, network: str, calibration: li
         for s_index, stride in enumerate(STRIDES):
             i = base + s_index
             lo, hi = (0.0, 1.0) if kind == "score" else (min(float(lows[i]), 0.0), float(highs[i]))
-            scale = (hi - lo) / 255.0
+            scale = (hi - lo) / (2**bits - 1)
             conv = CONV[s_index][("box", "score", "kps").index(kind)]
             outputs.append({"name": f"{network}/conv{conv}", "shape": [size // stride, size // stride, channels],
-                            "scale": scale, "zero_point": float(round(-lo / scale)), "onnx_index": i})
+                            "scale": scale, "zero_point": float(round(-lo / scale)), "onnx_index": i,
+                            "type": "UINT16" if bits == 16 else "UINT8"})
     outputs.sort(key=lambda o: int(o["name"].rsplit("conv", 1)[1]))
     hef_path.write_text(json.dumps({
         "sim_hef": 1, "network": network, "arch": arch, "onnx": str(onnx_path),

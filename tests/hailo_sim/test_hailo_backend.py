@@ -93,8 +93,9 @@ def float_candidates(model, image):
     return faces.boxes / np.array([sx, sy, sx, sy]), faces.landmarks / np.array([sx, sy]), faces.scores
 
 
-@pytest.mark.parametrize("variant,onnx_file", [("2.5g", "scrfd_2.5g_bnkps.onnx"), ("500m", "scrfd_500m_bnkps.onnx")])
-@pytest.mark.parametrize("output_format", ["uint8", "float32"])
+@pytest.mark.parametrize("variant,onnx_file", [("2.5g", "scrfd_2.5g_bnkps.onnx"), ("500m", "scrfd_500m_bnkps.onnx"),
+                                               ("2.5g-16bit", "scrfd_2.5g_bnkps.onnx")])
+@pytest.mark.parametrize("output_format", ["quantized", "float32"])
 def test_same_faces_as_onnx(variant, onnx_file, output_format, hailo_model, model_factory, load_image):
     """Same faces (IoU >= 0.95) and landmarks within 1.5 px of the float model's.
 

@@ -188,7 +188,7 @@ class HEF:
 
     def get_output_vstream_infos(self, name=None):
         return [VStreamInfo(o["name"], tuple(o["shape"]),
-                            SimpleNamespace(type=FormatType.UINT8, order=FormatOrder.NHWC),
+                            SimpleNamespace(type=FormatType[o.get("type", "UINT8")], order=FormatOrder.NHWC),
                             QuantInfo(o["scale"], o["zero_point"]), self._spec["network"])
                 for o in self._spec["outputs"]]
 
@@ -257,7 +257,7 @@ class InferModel:
     class InferStream:
         def __init__(self, info: VStreamInfo, is_input: bool):
             self._info = info
-            self._type = FormatType.UINT8
+            self._type = info.format.type
             self._is_input = is_input
 
         @property
@@ -460,12 +460,17 @@ class ConfiguredInferModel:
         for o in spec["outputs"]:
             h, w, c = o["shape"]
             values = onnx_out[o["onnx_index"]].reshape(h, w, c)  # (H*W*2, C/2) anchor-major == NHWC
-            q = np.clip(np.rint(values / o["scale"] + o["zero_point"]), 0, 255).astype(np.uint8)
+            native = FormatType[o.get("type", "UINT8")]
+            top = 65535 if native == FormatType.UINT16 else 255
+            q = np.clip(np.rint(values / o["scale"] + o["zero_point"]), 0, top)  # what the chip computes
             out = bindings._outputs[o["name"]]
-            if out._stream.format.type == FormatType.FLOAT32:
-                out._buffer[...] = (q.astype(np.float32) - o["zero_point"]) * o["scale"]
-            else:
+            wanted = out._stream.format.type
+            if wanted == FormatType.FLOAT32:
+                out._buffer[...] = (q - o["zero_point"]) * o["scale"]
+            elif wanted == native:
                 out._buffer[...] = q
+            else:
+                raise HailoRTInvalidArgumentException("Invalid argument. See hailort.log for more information")
 
 
 class AsyncInferCompletionInfo:
