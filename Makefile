@@ -7,7 +7,7 @@ MODEL ?= $(HAILO_SCRFD_MODEL)
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv serve test clean
+.PHONY: venv serve test install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ serve: venv
 test: venv
 	$(VENV)/bin/ruff check hailo_scrfd tests bench scripts
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# sudo make install, or make install DESTDIR=/tmp/stage
+install:
+	DESTDIR="$(DESTDIR)" scripts/install.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -6,7 +6,10 @@ import base64
 import logging
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from importlib.resources import files
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from . import __version__, schemas
@@ -15,6 +18,7 @@ from .errors import ServiceError
 from .imageio import decode_image
 from .params import parse_params
 from .payload import read_payload
+from .thermal import soc_temperature_c
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -39,10 +43,27 @@ def health():
         "model": model.info(),
         "version": __version__,
         "uptime_s": round(time.monotonic() - service.started, 1),
+        "temperature_c": soc_temperature_c(),
+        "queue_depth": model.queue_depth,
+        "recoveries": model.recoveries,
+        "requests": service.metrics.request_counts(),
     }
     if model.state != "ok":
         body["reason"] = model.reason
     return jsonify(body), 200 if model.state == "ok" else 503
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(generate_latest(_service().metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return Response(_OPENAPI, content_type="application/json")
+
+
+_OPENAPI = files(__package__).joinpath("openapi.json").read_bytes()
 
 
 @bp.post("/v1/detect")
@@ -65,6 +86,7 @@ def _detect(align: bool) -> dict:
     image = decode_image(payload.image, max_pixels=service.config.limits.max_image_pixels)
     decoded = time.perf_counter()
     result = model.detect_faces(image, options)
+    service.metrics.observe_detection(result.timings_ms["inference"], len(result.faces))
     faces = schemas.faces_to_json(result.faces)
     timings = {"decode": (decoded - start) * 1000.0, **result.timings_ms}
     if align:

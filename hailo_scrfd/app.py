@@ -6,9 +6,10 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
-from flask import Flask
+from flask import Flask, g, request
 
 from .config import SCRFDServiceConfig
+from .metrics import Metrics
 from .model import DetectOptions, SCRFDModel
 
 
@@ -18,6 +19,7 @@ class Service:
 
     config: SCRFDServiceConfig
     model: SCRFDModel
+    metrics: Metrics
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -33,13 +35,22 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.json.compact = True
-    app.extensions["hailo_scrfd"] = Service(config, model)
+    service = Service(config, model, Metrics(model))
+    app.extensions["hailo_scrfd"] = service
     app.register_blueprint(api.bp)
 
+    @app.before_request
+    def _start_clock():
+        g.started = time.perf_counter()
+
     @app.after_request
-    def _headers(response):
+    def _finish(response):
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = "no-store"
+        # The route pattern, not the path, keeps label cardinality bounded (404s are one label).
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        service.metrics.observe_request(endpoint, response.status_code,
+                                        time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
     return app

@@ -62,6 +62,7 @@ class SCRFDModel:
         self.state = "loading"
         self.reason = ""
         self.recoveries = 0
+        self._degraded_since: float | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -102,6 +103,7 @@ class SCRFDModel:
             self.state = "degraded"
             self.reason = f"inference failed ({type(exc).__name__}: {str(exc)[:200]}); re-creating the backend"
             self._worker = None
+            self._degraded_since = time.monotonic()
         log.warning("model degraded: %s", self.reason)
         threading.Thread(target=self._recover, args=(worker,), name="scrfd-recovery", daemon=True).start()
 
@@ -129,6 +131,7 @@ class SCRFDModel:
                 if not self._closed.is_set():
                     self._worker = worker
                     self.state, self.reason = "ok", ""
+                    self._degraded_since = None
                     self.recoveries += 1
                     log.info("backend re-created in %.2f s", time.monotonic() - started)
                     return
@@ -141,6 +144,12 @@ class SCRFDModel:
     @property
     def ready(self) -> bool:
         return self.state == "ok" and self._worker is not None
+
+    def is_healthy(self, grace_s: float) -> bool:
+        """Serving, or recovering from a fault for less than ``grace_s`` (for the systemd watchdog)."""
+        since = self._degraded_since
+        return self.ready or (self.state == "degraded" and since is not None
+                              and time.monotonic() - since < grace_s)
 
     def ensure_ready(self) -> InferenceWorker:
         """The inference worker, or ModelNotReady saying why there is none."""

@@ -24,7 +24,10 @@ class ServeError(Exception):
     """The server could not start (for example, the port is in use)."""
 
 
-def serve(app, config: SCRFDServiceConfig, *, on_ready: Callable[[str, int], None] | None = None) -> None:
+def serve(app, config: SCRFDServiceConfig, *, on_ready: Callable[[str, int], None] | None = None,
+          on_stop: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM/SIGINT. ``on_ready(host, port)`` runs once the port is open, ``on_stop()``
+    when the stop signal arrives."""
     host, port = config.server.host, config.server.port
     server = wsgi.Server(
         (host, port), app,
@@ -44,6 +47,8 @@ def serve(app, config: SCRFDServiceConfig, *, on_ready: Callable[[str, int], Non
         if not stopper:
             log.info("%s received: draining in-flight requests (up to %gs)",
                      signal.Signals(signum).name, config.server.shutdown_timeout_s)
+            if on_stop:
+                on_stop()
             stopper.append(threading.Thread(target=server.stop, name="scrfd-shutdown"))
             stopper[0].start()
 

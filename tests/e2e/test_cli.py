@@ -1,6 +1,7 @@
 """The `hailo-scrfd` command line: detect, align and their failure modes."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -63,3 +64,18 @@ def test_not_an_onnx_model_exits_2(shared, tmp_path):
     fake.write_bytes(b"\0" * 100)
     proc = run("detect", shared / "images" / "t1.jpg", "--model", fake)
     assert proc.returncode == 2 and "cannot load ONNX model" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_check_passes_and_reports(model_path):
+    proc = run("check", "--model", model_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "backend:     onnxruntime:CPUExecutionProvider (input 640x640)" in out
+    assert re.search(r"inference:   preprocess [\d.]+ ms, queue [\d.]+ ms, inference [\d.]+ ms", out)
+    assert re.search(r"temperature: ([\d.]+ C|unknown)", out) and out.strip().endswith("check passed")
+
+
+def test_check_fails_with_the_reason(tmp_path):
+    proc = run("check", "--model", tmp_path / "absent.onnx")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"hailo-scrfd: error: check failed: model file not found: {tmp_path / 'absent.onnx'}"

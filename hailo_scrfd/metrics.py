@@ -1,0 +1,65 @@
+"""Request accounting for /health and Prometheus metrics for /metrics, from one place.
+
+Each app gets its own CollectorRegistry (no global state), so several apps can live in
+one process, as they do in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter as Tally
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from . import __version__
+from .model import SCRFDModel
+from .thermal import soc_temperature_c
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+INFERENCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0)
+FACE_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500)
+
+
+class Metrics:
+    def __init__(self, model: SCRFDModel):
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("hailo_scrfd_requests_total", "HTTP requests by endpoint and status code",
+                                ["endpoint", "status"], registry=r)
+        self.latency = Histogram("hailo_scrfd_request_duration_seconds", "HTTP request latency",
+                                 ["endpoint"], buckets=LATENCY_BUCKETS, registry=r)
+        self.inference = Histogram("hailo_scrfd_inference_duration_seconds", "Engine time per image",
+                                   buckets=INFERENCE_BUCKETS, registry=r)
+        self.faces = Histogram("hailo_scrfd_faces_per_image", "Faces returned per image", buckets=FACE_BUCKETS,
+                               registry=r)
+        Gauge("hailo_scrfd_queue_depth", "Inference jobs waiting", registry=r).set_function(lambda: model.queue_depth)
+        Gauge("hailo_scrfd_model_loaded", "1 when the model is loaded and serving", registry=r).set_function(
+            lambda: 1.0 if model.ready else 0.0)
+        Gauge("hailo_scrfd_backend_recoveries", "Times the backend was re-created after a fault",
+              registry=r).set_function(lambda: model.recoveries)
+        Gauge("hailo_scrfd_soc_temperature_celsius", "SoC temperature (NaN when unknown)", registry=r).set_function(
+            lambda: _or_nan(soc_temperature_c()))
+        Info("hailo_scrfd_build", "Service version and model", registry=r).info(
+            {"version": __version__, "model": model.name})
+        self._tally: Tally[str] = Tally()
+        self._lock = threading.Lock()
+
+    def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+        with self._lock:
+            self._tally[str(status)] += 1
+
+    def observe_detection(self, inference_ms: float, faces: int) -> None:
+        self.inference.observe(inference_ms / 1000.0)
+        self.faces.observe(faces)
+
+    def request_counts(self) -> dict:
+        with self._lock:
+            by_status = dict(sorted(self._tally.items()))
+        return {"total": sum(by_status.values()), "by_status": by_status}
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install hailo-scrfd as a systemd service (Raspberry Pi OS, Debian, or any systemd Linux).
+#
+#   sudo scripts/install.sh                  install into /, create the user, enable the service
+#   DESTDIR=/tmp/stage scripts/install.sh    stage everything under a directory (packaging, tests)
+#
+# Environment: PREFIX (default /opt/hailo-scrfd), PYTHON (default python3), PIP_ARGS (extra pip flags).
+# The venv sees the system site-packages, so Hailo's apt-installed hailo_platform is importable.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/opt/hailo-scrfd}
+PYTHON=${PYTHON:-python3}
+USER_NAME=hailo-scrfd
+at() { printf '%s%s' "$DESTDIR" "$1"; }
+
+echo "installing hailo-scrfd into ${DESTDIR:-/}${PREFIX#/}"
+"$PYTHON" -m venv --system-site-packages "$(at "$PREFIX/venv")"
+# shellcheck disable=SC2086
+"$(at "$PREFIX/venv/bin/python")" -m pip install --quiet --disable-pip-version-check ${PIP_ARGS:-} "$SRC"
+
+install -d "$(at "$PREFIX/share")"
+install -m 0644 "$SRC/README.md" "$SRC/API_SPEC.md" "$SRC/TROUBLESHOOTING.md" "$(at "$PREFIX/share")/"
+install -D -m 0644 "$SRC/systemd/hailo-scrfd.service" "$(at /etc/systemd/system/hailo-scrfd.service)"
+install -D -m 0644 "$SRC/systemd/hailo-scrfd.sysusers" "$(at /usr/lib/sysusers.d/hailo-scrfd.conf)"
+
+config=$(at /etc/hailo/hailo-scrfd.yaml)
+if [ -e "$config" ]; then
+  echo "keeping the existing $config (the shipped default is in $PREFIX/share/hailo-scrfd.yaml)"
+else
+  install -D -m 0644 "$SRC/config/hailo-scrfd.yaml" "$config"
+fi
+install -m 0644 "$SRC/config/hailo-scrfd.yaml" "$(at "$PREFIX/share/hailo-scrfd.yaml")"
+"$(at "$PREFIX/venv/bin/hailo-scrfd")" render-config --input "$config" \
+  --output "$(at /etc/xdg/hailo-scrfd/hailo-scrfd.json)"
+
+if [ -n "$DESTDIR" ]; then
+  echo "staged under $DESTDIR: on the target, run systemd-sysusers, then systemctl daemon-reload"
+  exit 0
+fi
+
+systemd-sysusers /usr/lib/sysusers.d/hailo-scrfd.conf
+if [ -e /dev/hailo0 ]; then
+  group=$(stat -c %G /dev/hailo0)
+  mode=$(stat -c %a /dev/hailo0)
+  if [ "${mode: -1}" -lt 6 ] && [ "$group" != root ]; then
+    usermod -a -G "$group" "$USER_NAME"
+    echo "added $USER_NAME to group $group, which owns /dev/hailo0"
+  fi
+fi
+systemctl daemon-reload
+systemctl enable hailo-scrfd.service
+echo "installed. Set model.path in /etc/hailo/hailo-scrfd.yaml, then:"
+echo "  systemctl start hailo-scrfd && $PREFIX/venv/bin/hailo-scrfd check --config /etc/hailo/hailo-scrfd.yaml"

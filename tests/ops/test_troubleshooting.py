@@ -1,0 +1,89 @@
+"""Every failure message the code prints is quoted, word for word, in TROUBLESHOOTING.md."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from hailo_scrfd.backends.base import Backend, InputSpec, check_model_file
+from hailo_scrfd.backends.hailo import check_device_nodes, explain
+from hailo_scrfd.errors import ModelLoadError, QueueFull
+from hailo_scrfd.worker import InferenceWorker
+
+from ..conftest import ROOT
+
+DOC = (ROOT / "TROUBLESHOOTING.md").read_text()
+HEF = "/path/scrfd_2.5g.hef"
+
+
+def named(name: str, text: str = "") -> Exception:
+    return type(name, (Exception,), {})(text)
+
+
+@pytest.mark.parametrize("exc", [
+    named("HailoRTHEFNotCompatibleWithDevice"),
+    named("HailoRTInvalidHEFException"),
+    named("HailoRTException", "libhailort failed with error: 74 (HAILO_OUT_OF_PHYSICAL_DEVICES)"),
+    named("HailoRTException", "libhailort failed with error: 76 (HAILO_INVALID_DRIVER_VERSION)"),
+    named("HailoRTDriverOperationFailedException"),
+])
+def test_hailo_startup_messages_are_documented(exc):
+    message = explain(exc, HEF).replace(HEF, "/path/scrfd_2.5g.hef")
+    assert f"hailo-scrfd: error: {message}" in DOC.replace("/path/model.hef", HEF)
+
+
+def test_permission_message_is_documented(tmp_path, monkeypatch):
+    node = tmp_path / "hailo0"
+    node.write_text("")
+    monkeypatch.setattr("os.access", lambda *_: False)  # tests run as root, for whom access() always succeeds
+    with pytest.raises(ModelLoadError) as info:
+        check_device_nodes(str(tmp_path / "hailo*"))
+    assert f"hailo-scrfd: error: {str(info.value).replace(str(node), '/dev/hailo0')}" in DOC
+
+
+def test_model_file_messages_are_documented(tmp_path):
+    with pytest.raises(ModelLoadError) as info:
+        check_model_file("/path/to/scrfd_2.5g_bnkps.onnx", (".onnx",))
+    assert f"hailo-scrfd: error: {info.value}" in DOC
+    wrong = tmp_path / "model.pt"
+    wrong.write_bytes(b"\0")
+    with pytest.raises(ModelLoadError) as info:
+        check_model_file(str(wrong), (".onnx",))
+    assert f"hailo-scrfd: error: {str(info.value).replace(str(wrong), '/path/model.pt')}" in DOC
+
+
+def test_queue_full_message_is_documented():
+    release = threading.Event()
+
+    class Stuck(Backend):
+        kind, name, input_spec = "stuck", "stuck", InputSpec(32, 32)
+
+        def prepare(self, canvas):
+            return canvas
+
+        def infer(self, tensor):
+            release.wait(5)
+            return []
+
+    worker = InferenceWorker(Stuck(), max_queue_size=32)
+    try:
+        blockers = [threading.Thread(target=worker.infer, args=(np.zeros(1), 5)) for _ in range(33)]
+        for t in blockers:
+            t.start()
+        for _ in range(100):
+            if worker.queue_depth == 32:
+                break
+            threading.Event().wait(0.01)
+        with pytest.raises(QueueFull) as info:
+            worker.infer(np.zeros(1), 5)
+        assert info.value.headers["Retry-After"] == "1"
+        assert f'"message": "{info.value.message}"' in DOC
+    finally:
+        release.set()
+        worker.close()
+
+
+def test_port_in_use_message_is_documented():
+    assert "hailo-scrfd: error: cannot listen on 127.0.0.1:5001: address already in use" in DOC
