@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from . import __version__, schemas
 from .align import encode_crop, estimate_transform, warp
 from .errors import ServiceError
-from .imageio import decode_image
+from .imageio import decode_image, decode_image_reduced
 from .params import parse_params
 from .payload import read_payload
 from .thermal import soc_temperature_c
@@ -80,12 +80,18 @@ def _detect(align: bool) -> dict:
     service = _service()
     model = service.model
     start = time.perf_counter()
-    model.ensure_ready()  # answer 503 before spending time on the body
+    spec = model.ensure_ready().backend.input_spec  # answer 503 before spending time on the body
     payload = read_payload(request)
     options, align_options = parse_params(payload.typed, payload.text, defaults=service.defaults, align=align)
-    image = decode_image(payload.image, max_pixels=service.config.limits.max_image_pixels)
+    max_pixels = service.config.limits.max_image_pixels
+    original_size = None
+    if align or not service.config.performance.reduced_decode:
+        image = decode_image(payload.image, max_pixels=max_pixels)  # crops need every pixel
+    else:
+        image, original_size = decode_image_reduced(payload.image, max_pixels=max_pixels,
+                                                    long_side=max(spec.hw))
     decoded = time.perf_counter()
-    result = model.detect_faces(image, options)
+    result = model.detect_faces(image, options, original_size)
     service.metrics.observe_detection(result.timings_ms["inference"], len(result.faces))
     faces = schemas.faces_to_json(result.faces)
     timings = {"decode": (decoded - start) * 1000.0, **result.timings_ms}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -25,7 +24,7 @@ class Service:
     @property
     def defaults(self) -> DetectOptions:
         """Request parameter defaults: the config's ``detection`` section."""
-        return DetectOptions(**dataclasses.asdict(self.config.detection))
+        return DetectOptions.from_config(self.config.detection)
 
 
 def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:

@@ -65,6 +65,8 @@ class DetectionSection:
     nms_threshold: float = _key(0.4, "Default IoU above which overlapping faces are merged.", min=0.0, max=1.0)
     max_faces: int = _key(0, "Default cap on faces per image, keeping the largest; 0 means no cap.", min=0, max=10000)
     min_face_size: float = _key(0.0, "Default minimum face box side, in original-image pixels.", min=0, max=100000)
+    input_mode: str = _key("fit", "fit: pad only to a multiple of 32 (faster; needs a backend that takes any size); "
+                           "fixed: the reference 640x640 top-left letterbox.", choices=("fit", "fixed"))
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ class PerformanceSection:
                                   min=0, max=256)
     inference_timeout_s: float = _key(10.0, "How long a request waits for its inference before a 503.",
                                       min=0.1, max=600)
+    reduced_decode: bool = _key(True, "Decode large JPEGs for /v1/detect at the reduced size the model needs "
+                                "(DCT scaling); /v1/align always decodes in full.")
+    inference_spinning: bool = _key(False, "Let idle ONNX Runtime threads spin: lower latency on an idle "
+                                    "machine, but they take CPU from request decoding.")
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,9 @@ def _check(value: Any, type_name: str, meta: Mapping[str, Any]) -> str | None:
     if type_name == "str":
         if not isinstance(value, str):
             return "expected a string"
+    elif type_name == "bool":
+        if not isinstance(value, bool):
+            return "expected true or false"
     elif type_name == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             return "expected an integer"

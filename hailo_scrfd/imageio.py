@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import re
 import warnings
 
@@ -38,6 +39,28 @@ def decode_image(data: bytes, *, max_pixels: int) -> np.ndarray:
     The pixel limit is checked from the header, before any pixel is decoded. EXIF
     orientation is applied; animated images give their first frame.
     """
+    return _decode(_open(data, max_pixels))
+
+
+def decode_image_reduced(data: bytes, *, max_pixels: int, long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Like :func:`decode_image`, but a JPEG larger than needed is decoded at a reduced size.
+
+    libjpeg's DCT scaling (1/2, 1/4, 1/8) is chosen so that the long side stays at least
+    ``long_side``, which skips most of the work for large photos. Returns the pixels and
+    the original image's (width, height) after EXIF orientation, to map coordinates back.
+    """
+    image = _open(data, max_pixels)
+    width, height = image.size
+    if image.format == "JPEG" and max(width, height) > long_side:
+        scale = long_side / max(width, height)
+        image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
+    stored = image.size  # after draft, before EXIF orientation
+    pixels = _decode(image)
+    transposed = (pixels.shape[1], pixels.shape[0]) != stored
+    return pixels, ((height, width) if transposed else (width, height))
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
     if not data:
         raise MissingImage("the image is empty (0 bytes)")
     try:
@@ -55,6 +78,10 @@ def decode_image(data: bytes, *, max_pixels: int) -> np.ndarray:
         raise InvalidImage(f"the image has no pixels ({width}x{height})")
     if width * height > max_pixels:
         raise ImageTooLarge(f"the image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+    return image
+
+
+def _decode(image: Image.Image) -> np.ndarray:
     try:
         image.load()
         image = _apply_orientation(image)

@@ -15,7 +15,7 @@ import numpy as np
 from .backends import Backend, create_backend
 from .config import SCRFDServiceConfig
 from .errors import ModelLoadError, ModelNotReady
-from .preprocess import fixed_letterbox
+from .preprocess import fit_letterbox, fixed_letterbox
 from .scrfd import Detections, postprocess
 from .worker import InferenceWorker
 
@@ -32,6 +32,11 @@ class DetectOptions:
     nms_threshold: float = 0.4
     max_faces: int = 0
     min_face_size: float = 0.0
+
+    @classmethod
+    def from_config(cls, detection) -> "DetectOptions":
+        """The defaults from a config's ``detection`` section."""
+        return cls(**{f.name: getattr(detection, f.name) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class SCRFDModel:
         self.config = config
         self.path = config.model_path() or ""
         self.name = Path(self.path).stem if self.path else ""
-        self.defaults = DetectOptions(**dataclasses.asdict(config.detection))
+        self.defaults = DetectOptions.from_config(config.detection)
         self._backend_factory = backend_factory
         self._lock = threading.Lock()
         self._worker: InferenceWorker | None = None
@@ -180,9 +185,12 @@ class SCRFDModel:
 
     # -- inference --------------------------------------------------------------------
 
-    def detect_faces(self, image: np.ndarray, options: DetectOptions | None = None) -> DetectionResult:
+    def detect_faces(self, image: np.ndarray, options: DetectOptions | None = None,
+                     original_size: tuple[int, int] | None = None) -> DetectionResult:
         """Faces in an RGB uint8 ``(H, W, 3)`` image, in its own pixel coordinates, by score.
 
+        ``original_size`` (width, height): the image was decoded at a reduced size from a
+        larger original; coordinates are then mapped to the original's pixels.
         Safe to call from any number of threads: only the backend call is serialised.
         """
         worker = self.ensure_ready()
@@ -190,12 +198,17 @@ class SCRFDModel:
         opts = options or self.defaults
         t0 = time.perf_counter()
         height, width = image.shape[:2]
-        letterbox = fixed_letterbox((height, width), backend.input_spec.hw)
+        spec = backend.input_spec
+        letterbox = (fit_letterbox if spec.dynamic else fixed_letterbox)((height, width), spec.hw)
+        scale = letterbox.scale
+        if original_size is not None and original_size != (width, height):
+            scale = (scale[0] * width / original_size[0], scale[1] * height / original_size[1])
+            width, height = original_size
         tensor = backend.prepare(letterbox.apply(image))
         t1 = time.perf_counter()
         outputs, engine_ms = worker.infer(tensor, self.config.performance.inference_timeout_s)
         t2 = time.perf_counter()
-        faces = postprocess(outputs, input_hw=letterbox.input_hw, scale=letterbox.scale,
+        faces = postprocess(outputs, input_hw=letterbox.input_hw, scale=scale,
                             image_size=(width, height), threshold=opts.threshold,
                             nms_threshold=opts.nms_threshold, max_faces=opts.max_faces,
                             min_face_size=opts.min_face_size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -49,3 +50,15 @@ def fixed_letterbox(image_hw: tuple[int, int], input_hw: tuple[int, int]) -> Let
         new_h = max(1, int(new_w * (h / w)))
     ratio = new_h / h
     return Letterbox(input_hw=(in_h, in_w), resized_hw=(new_h, new_w), scale=(ratio, ratio))
+
+
+def fit_letterbox(image_hw: tuple[int, int], max_hw: tuple[int, int], stride: int = 32) -> Letterbox:
+    """Fit mode, for backends that take any input size: scale the image uniformly so that it
+    fits ``max_hw``, then pad only to the next multiple of ``stride`` (e.g. 640x448 for a 3:2
+    photo instead of 640x640). Each axis maps back with its own exact ratio.
+    """
+    h, w = image_hw
+    scale = min(max_hw[0] / h, max_hw[1] / w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    input_hw = (math.ceil(new_h / stride) * stride, math.ceil(new_w / stride) * stride)
+    return Letterbox(input_hw=input_hw, resized_hw=(new_h, new_w), scale=(new_w / w, new_h / h))

@@ -41,7 +41,8 @@ def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:
     kind = choose_backend(config.model.backend, model_path)
     cls = backend_class(kind)
     if kind == "onnx":
-        return cls(model_path, input_size=config.model.input_size, threads=config.performance.inference_threads)
+        return cls(model_path, input_size=config.model.input_size, threads=config.performance.inference_threads,
+                   dynamic=config.detection.input_mode == "fit", spinning=config.performance.inference_spinning)
     return cls(model_path, config=config)
 
 

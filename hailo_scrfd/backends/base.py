@@ -23,10 +23,12 @@ SCORE_C, BOX_C, KPS_C = 1, 4, 10
 
 @dataclass(frozen=True)
 class InputSpec:
-    """The input the network takes: height and width in pixels."""
+    """The input the network takes: height and width in pixels; when ``dynamic``, the most it
+    takes, and any smaller multiple of 32 works too."""
 
     height: int
     width: int
+    dynamic: bool = False
 
     @property
     def hw(self) -> tuple[int, int]:

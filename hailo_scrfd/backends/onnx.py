@@ -29,34 +29,68 @@ def choose_providers(available: list[str]) -> list[str]:
 class OnnxBackend(Backend):
     kind = "onnx"
 
-    def __init__(self, model_path: str, *, input_size: int = 640, threads: int = 0):
+    def __init__(self, model_path: str, *, input_size: int = 640, threads: int = 0, dynamic: bool = True,
+                 spinning: bool = False):
+        import onnx
         import onnxruntime as ort
 
         check_model_file(model_path, (".onnx",))
+        self.model_path = model_path
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
+        # Idle intra-op threads spin by default, burning the cores the HTTP threads need for decoding.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         providers = choose_providers(ort.get_available_providers())
         try:
-            self._session = ort.InferenceSession(model_path, sess_options=options, providers=providers)
-        except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(f"cannot load ONNX model {model_path}: {reason}") from None
+            model = onnx.load(model_path)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
 
-        inputs = self._session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ModelLoadError(f"{model_path} is not an SCRFD model: expected one NCHW input")
-        _, _, h, w = inputs[0].shape
-        self.input_spec = InputSpec(h if isinstance(h, int) else input_size, w if isinstance(w, int) else input_size)
-        self._input_name = inputs[0].name
+        def session(proto):
+            return ort.InferenceSession(proto.SerializeToString(), sess_options=options, providers=providers)
+
+        self.input_spec = None
+        if dynamic:
+            try:
+                from .onnx_shapes import make_dynamic
+
+                dynamic_model, rewritten = make_dynamic(model)
+                self._use(session(dynamic_model), input_size, dynamic=True)
+                side, short = input_size, max(32, input_size * 3 // 4 // 32 * 32)
+                for hw in ((side, side), (short, side), (side, short)):  # must run, and map, at other shapes
+                    self.infer(self.prepare(np.zeros((*hw, 3), np.uint8)))
+                log.info("%s accepts any input size up to %d (Resize nodes rewritten: %d)",
+                         model_path, input_size, rewritten)
+            except Exception as exc:
+                log.warning("%s cannot take other input sizes (%s): using the fixed %s input",
+                            model_path, _reason(exc), "x".join(map(str, _static_hw(model) or ("?", "?"))))
+                self.input_spec = None
+        if self.input_spec is None:
+            try:
+                self._use(session(model), input_size, dynamic=False)
+            except Exception as exc:
+                raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
+            try:
+                self.infer(self.prepare(np.zeros((*self.input_spec.hw, 3), np.uint8)))
+            except (ValueError, RuntimeError) as exc:
+                raise ModelLoadError(f"{model_path} is not a usable SCRFD model: {exc}") from None
         self.name = f"onnxruntime:{self._session.get_providers()[0]}"
-        self.model_path = model_path
-        try:
-            self.infer(self.prepare(np.zeros((*self.input_spec.hw, 3), np.uint8)))
-        except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(f"{model_path} is not a usable SCRFD model: {exc}") from None
-        log.info("loaded %s on %s, input %dx%d", model_path, self.name, self.input_spec.width, self.input_spec.height)
+        log.info("loaded %s on %s, input %dx%d%s", model_path, self.name, self.input_spec.width,
+                 self.input_spec.height, " (fit: any multiple of 32 up to that)" if self.input_spec.dynamic else "")
+
+    def _use(self, session, input_size: int, dynamic: bool) -> None:
+        inputs = session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise ModelLoadError(f"{self.model_path} is not an SCRFD model: expected one NCHW input")
+        _, _, h, w = inputs[0].shape
+        static = isinstance(h, int) and isinstance(w, int)
+        self._session = session
+        self._input_name = inputs[0].name
+        self.input_spec = InputSpec(h if static else input_size, w if static else input_size,
+                                    dynamic=dynamic and not static)
 
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
         # (x - 127.5) / 128 and HWC -> NCHW in one native pass; 1/128 is exact in binary.
@@ -68,3 +102,13 @@ class OnnxBackend(Backend):
 
     def close(self) -> None:
         self._session = None
+
+
+def _static_hw(model) -> tuple[int, int] | None:
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return (dims[2].dim_value, dims[3].dim_value) if len(dims) == 4 else None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__

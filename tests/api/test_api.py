@@ -190,7 +190,8 @@ def test_no_face_image(client, shared):
     assert body["count"] == 0 and body["faces"] == [] and body["image"] == {"width": 112, "height": 112}
 
 
-def test_faces_round_trip_through_json(client, t1_bytes, model, load_image):
+def test_faces_round_trip_through_json(app_factory, t1_bytes, model, load_image):
+    client = app_factory(performance__reduced_decode=False)  # the same pixels as load_image's full decode
     body = client.post("/v1/detect", data=t1_bytes, content_type="image/jpeg").get_json()
     direct = model.detect_faces(load_image("t1.jpg")).faces
     parsed = faces_from_json(body["faces"])

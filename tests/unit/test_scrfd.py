@@ -175,3 +175,26 @@ def test_quantized_outputs_decode_like_their_dequantized_floats():
     np.testing.assert_allclose(a.boxes, b.boxes, rtol=1e-6)
     np.testing.assert_allclose(a.landmarks, b.landmarks, rtol=1e-6)
     np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
+
+
+class TestFitLetterbox:
+    def test_pads_only_to_a_multiple_of_32(self):
+        from hailo_scrfd.preprocess import fit_letterbox
+        lb = fit_letterbox((886, 1280), (640, 640))
+        assert lb.resized_hw == (443, 640) and lb.input_hw == (448, 640)
+        assert lb.scale == (0.5, 443 / 886)
+
+    def test_maps_each_axis_exactly(self):
+        from hailo_scrfd.preprocess import fit_letterbox
+        lb = fit_letterbox((1150, 2048), (640, 640))
+        assert lb.resized_hw == (359, 640) and lb.input_hw == (384, 640)
+        assert lb.scale == (640 / 2048, 359 / 1150)
+
+    def test_portrait_small_and_extreme(self):
+        from hailo_scrfd.preprocess import fit_letterbox
+        assert fit_letterbox((1305, 1024), (640, 640)).input_hw == (640, 512)
+        assert fit_letterbox((328, 400), (640, 640)).input_hw == (544, 640)  # small images are upscaled
+        lb = fit_letterbox((10, 20000), (640, 640))
+        assert lb.resized_hw == (1, 640) and lb.input_hw == (32, 640)
+        canvas = lb.apply(np.full((10, 20000, 3), 9, np.uint8))
+        assert canvas.shape == (32, 640, 3) and canvas[0].min() == 9 and canvas[1:].max() == 0

@@ -1,0 +1,111 @@
+"""Fit mode (any input size) and reduced-size decoding keep the same faces as the reference mode."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import numpy_helper
+
+from hailo_scrfd.backends.onnx import OnnxBackend
+from hailo_scrfd.backends.onnx_shapes import make_dynamic
+from hailo_scrfd.imageio import decode_image_reduced
+from hailo_scrfd.preprocess import fixed_letterbox
+
+from ..conftest import MODEL_REFERENCE
+from .test_decode_parity import IMAGES
+
+MODELS = ["scrfd_2.5g_bnkps.onnx", "scrfd_500m_bnkps.onnx"]
+CONFIDENT = 0.65  # below this, decoders' pixel differences flip borderline detections (measured on selfie.jpg)
+
+
+def iou_matrix(a, b):
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
+
+
+@pytest.mark.parametrize("model_file", list(MODEL_REFERENCE))
+def test_dynamic_rewrite_is_exact_at_the_export_size(shared, model_file):
+    path = str(shared / "models" / model_file)
+    model = onnx.load(path)
+    dynamic, rewritten = make_dynamic(model)
+    assert rewritten == (2 if model_file == "scrfd_2.5g_bnkps.onnx" else 0)
+    fixed = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    free = ort.InferenceSession(dynamic.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 640, 640)).astype(np.float32)
+    for a, b in zip(fixed.run(None, {fixed.get_inputs()[0].name: x}), free.run(None, {free.get_inputs()[0].name: x}),
+                    strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    outs = free.run(None, {free.get_inputs()[0].name: np.zeros((1, 3, 448, 640), np.float32)})
+    assert sorted({o.shape[1] for o in outs}) == [560, 2240, 8960]
+
+
+@pytest.mark.parametrize("model_file", MODELS)
+def test_fit_and_fixed_find_the_same_faces(model_file, model_factory, load_image):
+    """The same faces, once fixed mode's InsightFace rescale (x divided by the height ratio) is undone.
+
+    Confident faces agree to IoU >= 0.9. Borderline ones (score < 0.65) are the same faces but
+    their boxes may move a little more: the padding below the image differs between the modes
+    and the stride-32 features see all of it (worst measured: IoU 0.886, 500m, score 0.59).
+    """
+    fit = model_factory(model_file)
+    fixed = model_factory(model_file, detection__input_mode="fixed")
+    assert fit.backend.input_spec.dynamic and not fixed.backend.input_spec.dynamic
+    for name in IMAGES:
+        image = load_image(name)
+        a, b = fixed.detect_faces(image).faces, fit.detect_faces(image).faces
+        assert len(a) == len(b), name
+        if not len(a):
+            continue
+        lb = fixed_letterbox(image.shape[:2], (640, 640))
+        exact = a.boxes * np.array([lb.scale[0] * image.shape[1] / lb.resized_hw[1], 1] * 2, np.float32)
+        best = iou_matrix(exact, b.boxes).max(axis=1)
+        assert (best[a.scores >= CONFIDENT] >= 0.9).all(), name
+        assert best.min() >= 0.8, name
+
+
+@pytest.mark.parametrize("model_file", MODELS)
+def test_reduced_decoding_keeps_every_confident_face(model_file, model_factory, shared, load_image):
+    fit = model_factory(model_file)
+    for name in IMAGES:
+        data = (shared / "images" / name).read_bytes()
+        full = fit.detect_faces(load_image(name)).faces
+        pixels, original = decode_image_reduced(data, max_pixels=10**8, long_side=640)
+        reduced = fit.detect_faces(pixels, original_size=original).faces
+        if not len(full) or not len(reduced):
+            assert len(full) == len(reduced), name
+            continue
+        iou = iou_matrix(full.boxes, reduced.boxes)
+        assert (iou.max(axis=1)[full.scores >= CONFIDENT] >= 0.9).all(), name
+        assert (iou.max(axis=0)[reduced.scores >= CONFIDENT] >= 0.9).all(), name
+
+
+def test_a_model_that_cannot_resize_falls_back_to_fixed(shared, tmp_path, caplog):
+    """Pin one output Reshape to its 640x640 row count: other sizes then fail, and the backend says so."""
+    model = onnx.load(str(shared / "models" / "scrfd_2.5g_bnkps.onnx"))
+    inits = {i.name: i for i in model.graph.initializer}
+    node = next(n for n in model.graph.node if n.op_type == "Reshape" and n.input[1] in inits
+                and -1 in numpy_helper.to_array(inits[n.input[1]]))
+    # Its real output shape at 640x640, read off a run with that tensor exposed as an extra output.
+    probe = onnx.ModelProto.FromString(model.SerializeToString())
+    probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(node.output[0]))
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    zeros = np.zeros((1, 3, 640, 640), np.float32)
+    shape = session.run([node.output[0]], {session.get_inputs()[0].name: zeros})[0].shape
+    # The [1, -1, C] constant is shared by the strides' Reshapes: give this one its own, pinned copy.
+    model.graph.initializer.append(numpy_helper.from_array(np.array(shape, np.int64), "pinned_shape"))
+    node.input[1] = "pinned_shape"
+    pinned = tmp_path / "pinned.onnx"
+    onnx.save(model, str(pinned))
+    with caplog.at_level(logging.WARNING):
+        backend = OnnxBackend(str(pinned))
+    assert not backend.input_spec.dynamic and backend.input_spec.hw == (640, 640)
+    assert "cannot take other input sizes" in caplog.text and "using the fixed 640x640 input" in caplog.text
