@@ -7,7 +7,7 @@ MODEL ?= $(HAILO_SCRFD_MODEL)
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv serve test install clean
+.PHONY: venv serve test install bench bench-env clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ serve: venv
 test: venv
 	$(VENV)/bin/ruff check hailo_scrfd tests bench scripts
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The reference library (insightface) lives only in the benchmark's own venv, never in the project's.
+.bench/venv/.installed:
+	$(PYTHON) -m venv .bench/venv
+	.bench/venv/bin/python -m pip install --quiet --upgrade pip
+	.bench/venv/bin/python -m pip install --quiet insightface onnxruntime opencv-python-headless
+	touch $@
+
+bench-env: .bench/venv/.installed
+
+bench: venv bench-env
+	$(VENV)/bin/python bench/bench.py
 
 # sudo make install, or make install DESTDIR=/tmp/stage
 install:

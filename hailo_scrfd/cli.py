@@ -92,8 +92,10 @@ def cmd_serve(args) -> int:
     from .app import create_app
     from .errors import ConfigError, ModelLoadError
     from .server import ServeError, serve
+    from .tuning import tune_for_serving
 
     _setup_logging()
+    tune_for_serving()
     systemd.notify("STATUS=loading the model")
     try:
         config, model = _load(args, server__host=args.host, server__port=args.port)

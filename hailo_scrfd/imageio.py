@@ -46,8 +46,10 @@ def decode_image_reduced(data: bytes, *, max_pixels: int, long_side: int) -> tup
     """Like :func:`decode_image`, but a JPEG larger than needed is decoded at a reduced size.
 
     libjpeg's DCT scaling (1/2, 1/4, 1/8) is chosen so that the long side stays at least
-    ``long_side``, which skips most of the work for large photos. Returns the pixels and
-    the original image's (width, height) after EXIF orientation, to map coordinates back.
+    ``long_side``, which skips most of the work for large photos. Greyscale images stay
+    ``(H, W)``: they are resized first and spread to three channels only at network size.
+    Returns the pixels and the original image's (width, height) after EXIF orientation, to
+    map coordinates back.
     """
     image = _open(data, max_pixels)
     width, height = image.size
@@ -55,7 +57,7 @@ def decode_image_reduced(data: bytes, *, max_pixels: int, long_side: int) -> tup
         scale = long_side / max(width, height)
         image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
     stored = image.size  # after draft, before EXIF orientation
-    pixels = _decode(image)
+    pixels = _decode(image, keep_grey=True)
     transposed = (pixels.shape[1], pixels.shape[0]) != stored
     return pixels, ((height, width) if transposed else (width, height))
 
@@ -81,10 +83,12 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
-def _decode(image: Image.Image) -> np.ndarray:
+def _decode(image: Image.Image, keep_grey: bool = False) -> np.ndarray:
     try:
         image.load()
         image = _apply_orientation(image)
+        if keep_grey and image.mode == "L":
+            return np.asarray(image)
         return _to_rgb(image)
     except (ImageTooLarge, InvalidImage):
         raise

@@ -21,13 +21,15 @@ class Letterbox:
     scale: tuple[float, float]
 
     def apply(self, image: np.ndarray) -> np.ndarray:
-        """The uint8 ``(H, W, 3)`` input canvas: the resized image at the top-left, zeros elsewhere."""
+        """The uint8 ``(H, W, 3)`` input canvas: the resized image at the top-left, zeros elsewhere.
+
+        ``image`` is RGB ``(H, W, 3)`` or greyscale ``(H, W)``, which is spread to three channels.
+        """
         rh, rw = self.resized_hw
         canvas = np.zeros((*self.input_hw, 3), dtype=np.uint8)
-        if image.shape[:2] == (rh, rw):
-            canvas[:rh, :rw] = image
-        else:
-            canvas[:rh, :rw] = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        if image.shape[:2] != (rh, rw):
+            image = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        canvas[:rh, :rw] = image[:, :, None] if image.ndim == 2 else image
         return canvas
 
 

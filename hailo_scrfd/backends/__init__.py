@@ -42,7 +42,8 @@ def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:
     cls = backend_class(kind)
     if kind == "onnx":
         return cls(model_path, input_size=config.model.input_size, threads=config.performance.inference_threads,
-                   dynamic=config.detection.input_mode == "fit", spinning=config.performance.inference_spinning)
+                   dynamic=config.detection.input_mode == "fit", spinning=config.performance.inference_spinning,
+                   concurrency=config.performance.inference_concurrency)
     return cls(model_path, config=config)
 
 

@@ -30,7 +30,7 @@ class OnnxBackend(Backend):
     kind = "onnx"
 
     def __init__(self, model_path: str, *, input_size: int = 640, threads: int = 0, dynamic: bool = True,
-                 spinning: bool = False):
+                 spinning: bool = False, concurrency: int = 1):
         import onnx
         import onnxruntime as ort
 
@@ -39,6 +39,9 @@ class OnnxBackend(Backend):
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # Memory patterns are planned per input shape; with fit mode's many shapes they only cost memory.
+        options.enable_mem_pattern = not dynamic
+        self.max_in_flight = concurrency  # Run() is thread-safe: concurrent runs share the session
         if threads:
             options.intra_op_num_threads = threads
         # Idle intra-op threads spin by default, burning the cores the HTTP threads need for decoding.

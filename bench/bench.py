@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark of hailo-scrfd on this machine, against the engine and the reference library.
+
+    python bench/bench.py                  # full run (about 2-3 minutes)
+    python bench/bench.py --quick          # short mode, for CI: same table, fewer samples
+
+It starts the real server (`hailo-scrfd serve`) on a free 127.0.0.1 port, drives it with
+concurrent HTTP clients using the photos in ../shared, and prints one table: engine and
+in-process times, HTTP latency percentiles and throughput at concurrency 1, 4 and 8, RSS
+and start-up time, the InsightFace reference's in-process ``detect()`` on the same files,
+and every target ratio. The reference runs in its own environment (``make bench-env``
+creates ``.bench/venv`` with the insightface package); it is never a project dependency.
+All traffic stays on 127.0.0.1 and every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hailo_scrfd.config import SCRFDServiceConfig  # noqa: E402
+from hailo_scrfd.imageio import decode_image_reduced  # noqa: E402
+from hailo_scrfd.model import SCRFDModel  # noqa: E402
+from hailo_scrfd.preprocess import fit_letterbox  # noqa: E402
+from tests.e2e.server import ServerProcess  # noqa: E402
+
+PHOTOS = ["t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "gauss.png", "newton.png", "s_l.jpg"]
+MIME = {".jpg": "image/jpeg", ".png": "image/png"}
+REFERENCE = r"""
+import json, sys, time, statistics, cv2
+from insightface.model_zoo.scrfd import SCRFD
+model_path, n, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+det = SCRFD(model_file=model_path)
+det.prepare(-1, input_size=(640, 640))
+out = {}
+for p in paths:
+    img = cv2.imread(p)
+    for _ in range(3):
+        det.detect(img, input_size=(640, 640))
+    both, detect = [], []
+    for _ in range(n):
+        s = time.perf_counter(); img = cv2.imread(p); m = time.perf_counter()
+        det.detect(img, input_size=(640, 640)); e = time.perf_counter()
+        both.append((e - s) * 1e3); detect.append((e - m) * 1e3)
+    out[p] = [statistics.median(both), statistics.median(detect)]
+print(json.dumps(out))
+"""
+
+
+def pct(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def timed(fn, n: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000.0)
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def twelve_megapixel_jpeg(shared: Path) -> bytes:
+    """A realistic 12 MP (4000x3000) camera-like JPEG, made at run time from a shared photo plus sensor-like noise."""
+    src = Image.open(shared / "images" / "solvay_conference_1927.png").convert("RGB").resize((4000, 3000))
+    arr = np.asarray(src).astype(np.int16)
+    arr += np.random.default_rng(0).integers(-10, 11, arr.shape, dtype=np.int16)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def http_load(port: int, data: bytes, mime: str, clients: int, requests_per_client: int) -> tuple[list[float], float]:
+    """Latencies (ms) and throughput (req/s) for ``clients`` concurrent keep-alive clients, each sending its share.
+
+    The client is http.client, not requests: it shares the machine's two cores with the server,
+    so the lighter it is, the less it distorts what it measures.
+    """
+    latencies: list[float] = []
+    lock = threading.Lock()
+    headers = {"Content-Type": mime}
+
+    def post(conn) -> None:
+        conn.request("POST", "/v1/detect", body=data, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")
+
+    def client(_):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        post(conn)  # warm-up
+        mine = []
+        for _ in range(requests_per_client):
+            start = time.perf_counter()
+            post(conn)
+            mine.append((time.perf_counter() - start) * 1000.0)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - start
+    return latencies, clients * (requests_per_client + 1) / wall
+
+
+def reference_times(python: Path, model: Path, shared: Path, n: int) -> dict[str, list[float]] | None:
+    """Per photo, the reference's [imread + detect(), detect() alone] in ms, or None if it is not installed."""
+    if not python.exists():
+        return None
+    paths = [str(shared / "images" / p) for p in PHOTOS]
+    proc = subprocess.run([str(python), "-c", REFERENCE, str(model), str(n), *paths], capture_output=True,
+                          text=True, timeout=600)
+    if proc.returncode != 0:
+        print(f"reference failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return {Path(k).name: v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=os.environ.get("HAILO_SCRFD_SHARED", str(ROOT.parent / "shared")))
+    ap.add_argument("--model", default="scrfd_2.5g_bnkps.onnx")
+    ap.add_argument("--reference-python", default=str(ROOT / ".bench" / "venv" / "bin" / "python"))
+    ap.add_argument("--quick", action="store_true", help="few samples: checks that everything runs, not for numbers")
+    args = ap.parse_args()
+    shared = Path(args.shared)
+    model_path = shared / "models" / args.model
+    n = 8 if args.quick else 60
+    per_client = 4 if args.quick else 40
+    t1 = (shared / "images" / "t1.jpg").read_bytes()
+    big = twelve_megapixel_jpeg(shared)
+
+    # Engine and in-process pipeline, as the server builds them (fit mode, reduced decode).
+    model = SCRFDModel(SCRFDServiceConfig().override(model__path=str(model_path))).load()
+    backend = model.backend
+    pixels, original = decode_image_reduced(t1, max_pixels=10**9, long_side=640)
+    letterbox = fit_letterbox(pixels.shape[:2], backend.input_spec.hw)
+    tensor = backend.prepare(letterbox.apply(pixels))
+    engine = timed(lambda: backend.infer(tensor), n)
+    engine_rate = 1000.0 / statistics.median(engine)
+
+    def pipeline():
+        p, o = decode_image_reduced(t1, max_pixels=10**9, long_side=640)
+        model.detect_faces(p, original_size=o)
+
+    in_process = timed(pipeline, n)
+    model.close()
+
+    started = time.perf_counter()
+    server = ServerProcess(model_path)
+    try:
+        server.wait_ready()
+        startup_s = time.perf_counter() - started
+        port = server.port
+        levels = {c: http_load(port, t1, "image/jpeg", c, per_client if c > 1 else n) for c in (1, 4, 8)}
+        photo_http = {p: statistics.median(
+            http_load(port, (shared / "images" / p).read_bytes(), MIME[Path(p).suffix], 1, max(3, n // 3))[0])
+            for p in PHOTOS}
+        big_http = statistics.median(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0])
+        rss = rss_mb(server.proc.pid)
+    finally:
+        server.stop()
+    ref = reference_times(Path(args.reference_python), model_path, shared, max(5, n // 3))
+
+    c1 = statistics.median(levels[1][0])
+    print(f"hailo-scrfd benchmark  model={args.model}  backend={backend.name}  "
+          f"input {tensor.shape[3]}x{tensor.shape[2]} for t1.jpg  cores={os.cpu_count()}  "
+          f"{'QUICK MODE: numbers are indicative only' if args.quick else ''}")
+    print()
+    print(f"{'measure':44s}{'p50 ms':>9s}{'p95 ms':>9s}{'p99 ms':>9s}{'req/s':>9s}")
+    print(f"{'engine, backend.infer (t1 input)':44s}{statistics.median(engine):9.1f}{pct(engine, 95):9.1f}"
+          f"{pct(engine, 99):9.1f}{engine_rate:9.1f}")
+    print(f"{'in-process decode + detect_faces (t1)':44s}{statistics.median(in_process):9.1f}"
+          f"{pct(in_process, 95):9.1f}{pct(in_process, 99):9.1f}{1000 / statistics.median(in_process):9.1f}")
+    for c, (lat, rate) in levels.items():
+        print(f"{f'HTTP /v1/detect t1.jpg, {c} client(s)':44s}{statistics.median(lat):9.1f}{pct(lat, 95):9.1f}"
+              f"{pct(lat, 99):9.1f}{rate:9.1f}")
+    print(f"{'HTTP /v1/detect 12 MP JPEG, 1 client':44s}{big_http:9.1f}")
+    print()
+    print("reference: InsightFace SCRFD.detect() at 640x640, in-process, same ONNX file; file-to-faces = "
+          "cv2.imread + detect(), like the HTTP path, which must decode the file too")
+    print(f"{'photo':30s}{'HTTP p50 ms':>12s}{'ref file-to-faces':>19s}{'ref detect()':>14s}{'ratio':>8s}")
+    ratios = []
+    for p in PHOTOS:
+        both, detect_only = ref[p] if ref else (None, None)
+        ratio = photo_http[p] / both if both else None
+        if ratio:
+            ratios.append(ratio)
+        print(f"{p:30s}{photo_http[p]:12.1f}{(f'{both:.1f}' if both else 'n/a'):>19s}"
+              f"{(f'{detect_only:.1f}' if detect_only else 'n/a'):>14s}{(f'{ratio:.2f}' if ratio else 'n/a'):>8s}")
+    print()
+    print(f"RSS of the serving process after the load: {rss:.0f} MB;  start-up to ready: {startup_s:.2f} s")
+    print()
+    worst = max(ratios) if ratios else None
+    targets = [
+        ("HTTP latency / reference file-to-faces, worst", worst, 0.8, "<="),
+        ("(HTTP - engine) / engine, t1.jpg", (c1 - statistics.median(engine)) / statistics.median(engine), 0.10, "<="),
+        ("throughput at 8 clients / engine max rate", levels[8][1] / engine_rate, 0.9, ">="),
+        ("12 MP JPEG / 1280-px JPEG, end to end", big_http / c1, 1.5, "<="),
+        ("RSS of the serving process, MB", rss, 300, "<="),
+        ("start-up to ready, s", startup_s, 2.0, "<="),
+    ]
+    print(f"{'target':48s}{'value':>8s}{'target':>9s}  result")
+    for name, value, target, op in targets:
+        if value is None:
+            print(f"{name:48s}{'n/a':>8s}{op + str(target):>9s}  not measured: make bench-env installs the reference")
+            continue
+        ok = value <= target if op == "<=" else value >= target
+        print(f"{name:48s}{value:8.2f}{op + str(target):>9s}  {'met' if ok else 'NOT MET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
