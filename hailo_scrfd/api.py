@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import __version__, schemas
 from .align import encode_crop, estimate_transform, warp
-from .errors import ServiceError
+from .errors import InvalidParameter, ServiceError
 from .imageio import decode_image, decode_image_reduced
 from .params import parse_params
 from .payload import read_payload
@@ -51,6 +51,23 @@ def health():
     if model.state != "ok":
         body["reason"] = model.reason
     return jsonify(body), 200 if model.state == "ok" else 503
+
+
+def register_debug_routes(app) -> None:
+    """POST /debug/faults, only when config debug.fault_injection is on."""
+
+    @app.post("/debug/faults")
+    def arm_faults():
+        body = request.get_json(silent=True) or {}
+        count = body.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
+            raise InvalidParameter("'count' must be an integer between 1 and 100")
+        try:
+            _service().model.faults.arm(str(body.get("mode")), count)
+        except ValueError as exc:
+            raise InvalidParameter(str(exc)) from None
+        log.warning("fault injection armed: %s x%d", body.get("mode"), count)
+        return jsonify({"armed": body.get("mode"), "count": count}), 202
 
 
 @bp.get("/metrics")

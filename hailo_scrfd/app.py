@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 from flask import Flask, g, request
 
 from .config import SCRFDServiceConfig
+from .errors import Unauthorized
 from .metrics import Metrics
 from .model import DetectOptions, SCRFDModel
+from .security import ApiKeys, presented_key
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 @dataclass
@@ -36,16 +46,27 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.json.compact = True
     service = Service(config, model, Metrics(model))
     app.extensions["hailo_scrfd"] = service
+    keys = ApiKeys.from_config(config)
+    public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
+        {"/metrics"} if config.security.metrics_public else set())
     app.register_blueprint(api.bp)
+    if config.debug.fault_injection:
+        api.register_debug_routes(app)
 
     @app.before_request
-    def _start_clock():
+    def _start():
         g.started = time.perf_counter()
+        service.metrics.request_started()
+        if keys.enabled and request.path not in public and not keys.accepts(presented_key(request.headers)):
+            raise Unauthorized("a valid API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'")
+
+    @app.teardown_request
+    def _done(_exc):
+        service.metrics.request_finished()
 
     @app.after_request
     def _finish(response):
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.update(SECURITY_HEADERS)
         # The route pattern, not the path, keeps label cardinality bounded (404s are one label).
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
         service.metrics.observe_request(endpoint, response.status_code,

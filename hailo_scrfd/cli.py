@@ -91,18 +91,28 @@ def cmd_serve(args) -> int:
     from . import systemd
     from .app import create_app
     from .errors import ConfigError, ModelLoadError
+    from .security import ApiKeys, is_loopback
     from .server import ServeError, serve
     from .tuning import tune_for_serving
 
     _setup_logging()
     tune_for_serving()
     systemd.notify("STATUS=loading the model")
+    model = None
     try:
         config, model = _load(args, server__host=args.host, server__port=args.port)
+        app = create_app(config, model)
     except (ConfigError, ModelLoadError) as exc:
+        if model is not None:
+            model.close()
         systemd.notify(f"STATUS=failed: {exc}")
         return _fail(str(exc), EXIT_CONFIG)
     logging.getLogger().setLevel(config.logging.level)
+    if not is_loopback(config.server.host) and not ApiKeys.from_config(config).enabled:
+        log.warning("listening on %s without API keys: anyone who can reach it can use the API; "
+                    "set security.api_keys, or bind 127.0.0.1 behind a proxy", config.server.host)
+    if config.debug.fault_injection:
+        log.warning("debug.fault_injection is on: POST /debug/faults can break inference; never in production")
     watchdog = systemd.Watchdog(lambda: model.is_healthy(config.server.watchdog_grace_s))
 
     def ready(host: str, port: int) -> None:
@@ -110,7 +120,7 @@ def cmd_serve(args) -> int:
         watchdog.start()
 
     try:
-        serve(create_app(config, model), config, on_ready=ready,
+        serve(app, config, on_ready=ready,
               on_stop=lambda: systemd.notify("STOPPING=1\nSTATUS=draining in-flight requests"))
     except ServeError as exc:
         systemd.notify(f"STATUS=failed: {exc}")
@@ -118,6 +128,9 @@ def cmd_serve(args) -> int:
     finally:
         watchdog.stop()
         model.close()
+    metrics = app.extensions["hailo_scrfd"].metrics
+    log.info("stopped: %d requests started, %d finished, %d abandoned",
+             metrics.started, metrics.finished, metrics.started - metrics.finished)
     return 0
 
 

@@ -105,6 +105,20 @@ class HailoSection:
 
 
 @dataclass(frozen=True)
+class SecuritySection:
+    api_keys: tuple[str, ...] = _key((), "API keys; when any is set, requests need one (Bearer or X-API-Key).")
+    api_keys_file: str = _key("", "A file of API keys, one per line (# comments), added to api_keys.")
+    health_public: bool = _key(True, "With keys set, GET /health still answers without one.")
+    metrics_public: bool = _key(False, "With keys set, GET /metrics answers without one.")
+
+
+@dataclass(frozen=True)
+class DebugSection:
+    fault_injection: bool = _key(False, "Test hook: POST /debug/faults makes the backend fail or hang. Never in "
+                                 "production.")
+
+
+@dataclass(frozen=True)
 class LoggingSection:
     level: str = _key("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -117,6 +131,8 @@ class SCRFDServiceConfig:
     limits: LimitsSection = field(default_factory=LimitsSection)
     performance: PerformanceSection = field(default_factory=PerformanceSection)
     hailo: HailoSection = field(default_factory=HailoSection)
+    security: SecuritySection = field(default_factory=SecuritySection)
+    debug: DebugSection = field(default_factory=DebugSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
 
     # -- construction -----------------------------------------------------------------
@@ -164,7 +180,8 @@ class SCRFDServiceConfig:
     # -- rendering --------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return dataclasses.asdict(self)
+        return {name: {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
+                for name, section in dataclasses.asdict(self).items()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
@@ -229,7 +246,7 @@ def _build_section(section_cls: type, section_name: str, raw: Mapping[str, Any],
         if problem:
             warn(f"config: {section_name}.{key}={value!r} is invalid ({problem}); using default {f.default!r}")
             continue
-        values[key] = float(value) if f.type == "float" else value
+        values[key] = float(value) if f.type == "float" else tuple(value) if f.type.startswith("tuple") else value
     return section_cls(**values)
 
 
@@ -241,6 +258,9 @@ def _check(value: Any, type_name: str, meta: Mapping[str, Any]) -> str | None:
     elif type_name == "bool":
         if not isinstance(value, bool):
             return "expected true or false"
+    elif type_name == "tuple[str, ...]":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            return "expected a list of strings"
     elif type_name == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             return "expected an integer"

@@ -39,6 +39,13 @@ class InvalidParameter(BadRequest):
     code = "invalid_parameter"
 
 
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="hailo-scrfd"'})
+
+
 class UnsupportedMediaType(ServiceError):
     status, code = 415, "unsupported_media_type"
 

@@ -44,6 +44,17 @@ class Metrics:
             {"version": __version__, "model": model.name})
         self._tally: Tally[str] = Tally()
         self._lock = threading.Lock()
+        self.started = self.finished = 0
+        Gauge("hailo_scrfd_requests_in_flight", "HTTP requests being handled", registry=r).set_function(
+            lambda: self.started - self.finished)
+
+    def request_started(self) -> None:
+        with self._lock:
+            self.started += 1
+
+    def request_finished(self) -> None:
+        with self._lock:
+            self.finished += 1
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()

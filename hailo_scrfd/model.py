@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .backends import Backend, create_backend
+from .backends.faults import FaultInjector, FaultyBackend
 from .config import SCRFDServiceConfig
 from .errors import ModelLoadError, ModelNotReady
 from .preprocess import fit_letterbox, fixed_letterbox
@@ -68,6 +69,7 @@ class SCRFDModel:
         self.reason = ""
         self.recoveries = 0
         self._degraded_since: float | None = None
+        self.faults = FaultInjector() if config.debug.fault_injection else None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -96,6 +98,8 @@ class SCRFDModel:
 
     def _start_worker(self) -> InferenceWorker:
         backend = self._backend_factory(self.config, self.path)
+        if self.faults is not None:
+            backend = FaultyBackend(backend, self.faults)
         return InferenceWorker(backend, self.config.performance.max_queue_size, on_failure=self._on_backend_failure)
 
     # -- self-healing -----------------------------------------------------------------
@@ -160,7 +164,8 @@ class SCRFDModel:
         """The inference worker, or ModelNotReady saying why there is none."""
         worker = self._worker
         if worker is None or self.state != "ok":
-            raise ModelNotReady(f"the model is not ready ({self.state}{': ' + self.reason if self.reason else ''})")
+            # The reason (which may name files) is for operators: GET /health has it.
+            raise ModelNotReady(f"the model is not ready ({self.state}); GET /health says why")
         return worker
 
     @property

@@ -82,8 +82,9 @@ def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults:
     table = ALIGN_PARAMS if align else DETECT_PARAMS
     unknown = sorted((set(typed) | set(text)) - set(table))
     if unknown:
-        raise InvalidParameter(f"unknown parameter(s) {', '.join(map(repr, unknown))}; "
-                               f"accepted: image, {', '.join(table)}")
+        # Names are echoed, but clipped: a client's "name" can be anything, image data included.
+        names = ", ".join(repr(name[:40]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise InvalidParameter(f"unknown parameter(s) {names}; accepted: image, {', '.join(table)}")
     values = {name: table[name].parse(value, True) for name, value in typed.items()}
     values.update({name: table[name].parse(value, False) for name, value in text.items()})
     detect = replace(defaults, **{k: v for k, v in values.items() if k in DETECT_PARAMS})

@@ -37,12 +37,15 @@ class ServerProcess:
             stdout=self._log, stderr=subprocess.STDOUT, env=env or clean_env())
 
     def wait_ready(self, timeout_s: float = 60.0) -> dict:
+        """Poll /health until it answers 200; ``self.probes`` counts the requests the server answered."""
+        self.probes = 0
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 resp = requests.get(self.url + "/health", timeout=1)
+                self.probes += 1
                 if resp.status_code == 200:
                     return resp.json()
             except requests.ConnectionError:

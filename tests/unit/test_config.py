@@ -102,7 +102,8 @@ def test_shipped_config_documents_every_key_with_its_default():
     lines = text.splitlines()
     for section, key, info in schema():
         assert key in data.get(section, {}), f"{section}.{key} missing from {SHIPPED.name}"
-        assert data[section][key] == info["default"], f"{section}.{key} differs from the schema default"
+        value = tuple(data[section][key]) if isinstance(data[section][key], list) else data[section][key]
+        assert value == info["default"], f"{section}.{key} differs from the schema default"
         at = lines.index(next(line for line in lines if line.strip().startswith(f"{key}:")))
         comment = []
         for line in reversed(lines[:at]):

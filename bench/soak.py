@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Soak test: N concurrent clients against a real server on 127.0.0.1 for a bounded time.
+
+    python bench/soak.py --duration 600 --clients 8      # the 10-minute run
+    python bench/soak.py --duration 60                   # what CI runs
+
+Clients post a mix of real photos to /v1/detect and /v1/align. After a warm-up (a tenth of the
+run, at least 10 s: allocator pools and per-shape engine buffers reach their working size), the
+server's RSS is the baseline; the script reports errors, latency percentiles, throughput and the
+RSS drift from that baseline, sampled every second. Exit status 1 when there were errors or the
+drift exceeds --max-drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.server import ServerProcess  # noqa: E402
+
+MIX = [("t1.jpg", "/v1/detect"), ("s_l.jpg", "/v1/detect"), ("newton.png", "/v1/detect"),
+       ("selfie.jpg", "/v1/detect"), ("t1.jpg", "/v1/align"), ("gauss.png", "/v1/detect")]
+MIME = {".jpg": "image/jpeg", ".png": "image/png"}
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", default=os.environ.get("HAILO_SCRFD_SHARED", str(ROOT.parent / "shared")))
+    ap.add_argument("--model", default="scrfd_2.5g_bnkps.onnx")
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds of measured load (at most 3600)")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--max-drift", type=float, default=0.05, help="allowed RSS growth after warm-up (0.05 = 5%%)")
+    args = ap.parse_args()
+    duration = min(max(args.duration, 5.0), 3600.0)
+    warmup = max(10.0, duration / 10)
+    shared = Path(args.shared)
+    photos = {name: (shared / "images" / name).read_bytes() for name, _ in MIX}
+
+    server = ServerProcess(shared / "models" / args.model)
+    try:
+        server.wait_ready()
+        pid = server.proc.pid
+        lock = threading.Lock()
+        latencies: list[float] = []
+        errors: list[str] = []
+        phase = {"measuring": False, "stop": False}
+
+        def client(index: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            i = index
+            while not phase["stop"]:
+                name, path = MIX[i % len(MIX)]
+                i += 1
+                start = time.perf_counter()
+                try:
+                    conn.request("POST", path, body=photos[name], headers={"Content-Type": MIME[Path(name).suffix]})
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    ok = resp.status == 200 and "faces" in json.loads(body)
+                    problem = None if ok else f"{path} {name}: HTTP {resp.status} {body[:120]!r}"
+                except (OSError, http.client.HTTPException, ValueError) as exc:
+                    problem = f"{path} {name}: {type(exc).__name__}: {exc}"
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+                elapsed = (time.perf_counter() - start) * 1000.0
+                if phase["measuring"]:
+                    with lock:
+                        if problem:
+                            errors.append(problem)
+                        else:
+                            latencies.append(elapsed)
+
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
+        for t in threads:
+            t.start()
+        time.sleep(warmup)
+        baseline = rss_kb(pid)
+        samples = [baseline]
+        phase["measuring"] = True
+        started = time.monotonic()
+        while time.monotonic() - started < duration:
+            time.sleep(1.0)
+            samples.append(rss_kb(pid))
+        phase["measuring"] = False
+        measured = time.monotonic() - started
+        phase["stop"] = True
+        for t in threads:
+            t.join(60)
+        final = rss_kb(pid)
+    finally:
+        code = server.stop()
+
+    drift = (final - baseline) / baseline
+    print(f"soak: {args.clients} clients, {measured:.0f} s measured after {warmup:.0f} s warm-up, model {args.model}")
+    print(f"requests {len(latencies) + len(errors)}  errors {len(errors)}  throughput {len(latencies) / measured:.1f} "
+          f"req/s")
+    if latencies:
+        print(f"latency ms  p50 {statistics.median(latencies):.1f}  p95 {pct(latencies, 95):.1f}  "
+              f"p99 {pct(latencies, 99):.1f}  max {max(latencies):.1f}")
+    print(f"RSS MB  baseline {baseline / 1024:.1f}  peak {max(samples) / 1024:.1f}  final {final / 1024:.1f}  "
+          f"drift {drift * 100:+.2f}%  (limit {args.max_drift * 100:.0f}%)")
+    step = max(1, len(samples) // 10)
+    print("RSS MB over time: " + " ".join(f"{s / 1024:.0f}" for s in samples[::step]))
+    print(f"server exit status {code}")
+    for problem in errors[:10]:
+        print(f"  error: {problem}")
+    return 0 if not errors and drift <= args.max_drift and code == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
