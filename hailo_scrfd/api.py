@@ -98,7 +98,7 @@ def _detect(align: bool) -> dict:
     model = service.model
     start = time.perf_counter()
     spec = model.ensure_ready().backend.input_spec  # answer 503 before spending time on the body
-    payload = read_payload(request)
+    payload = read_payload(request, service.config.url_fetch)
     options, align_options = parse_params(payload.typed, payload.text, defaults=service.defaults, align=align)
     max_pixels = service.config.limits.max_image_pixels
     original_size = None

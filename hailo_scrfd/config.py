@@ -113,6 +113,17 @@ class SecuritySection:
 
 
 @dataclass(frozen=True)
+class UrlFetchSection:
+    enabled: bool = _key(False, "Accept {\"url\": ...} instead of an image; off unless set.")
+    allowed_schemes: tuple[str, ...] = _key(("https",), "URL schemes that may be fetched (http, https).")
+    allowed_hosts: tuple[str, ...] = _key((), "Hosts that may be fetched: exact names, or *.example.org.")
+    allow_private_addresses: bool = _key(False, "Allow hosts that resolve to private, loopback or link-local "
+                                         "addresses (SSRF risk: only for trusted internal hosts).")
+    timeout_s: float = _key(5.0, "Deadline for one fetch.", min=0.1, max=60)
+    max_mb: float = _key(20.0, "Largest image fetched, in MiB.", min=0.01, max=1024)
+
+
+@dataclass(frozen=True)
 class DebugSection:
     fault_injection: bool = _key(False, "Test hook: POST /debug/faults makes the backend fail or hang. Never in "
                                  "production.")
@@ -132,6 +143,7 @@ class SCRFDServiceConfig:
     performance: PerformanceSection = field(default_factory=PerformanceSection)
     hailo: HailoSection = field(default_factory=HailoSection)
     security: SecuritySection = field(default_factory=SecuritySection)
+    url_fetch: UrlFetchSection = field(default_factory=UrlFetchSection)
     debug: DebugSection = field(default_factory=DebugSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
 

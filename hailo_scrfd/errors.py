@@ -50,6 +50,14 @@ class UnsupportedMediaType(ServiceError):
     status, code = 415, "unsupported_media_type"
 
 
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+class FetchFailed(ServiceError):
+    status, code = 422, "fetch_failed"
+
+
 class InvalidImage(ServiceError):
     status, code = 422, "invalid_image"
 

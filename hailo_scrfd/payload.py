@@ -9,6 +9,7 @@ from typing import Any
 from flask import Request
 
 from .errors import BadRequest, InvalidParameter, MalformedJSON, MissingImage, UnsupportedMediaType
+from .fetch import fetch_image
 from .imageio import decode_base64_image
 
 RAW_IMAGE_TYPES = frozenset({
@@ -27,12 +28,20 @@ class Payload:
     text: dict[str, str] = field(default_factory=dict)
 
 
-def read_payload(request: Request) -> Payload:
+def read_payload(request: Request, url_settings) -> Payload:
+    """The image and raw parameters; ``url_settings`` (config ``url_fetch``) governs {"url": ...} bodies."""
     mimetype = request.mimetype
     query = _single_values(request.args.to_dict(flat=False), "in the query string")
     if mimetype == "application/json" or mimetype.endswith("+json"):
         body = _json_body(request)
-        image = body.pop("image", None)
+        image, url = body.pop("image", None), body.pop("url", None)
+        if url is not None:
+            if image is not None:
+                raise BadRequest("send either 'image' or 'url', not both")
+            if not isinstance(url, str):
+                raise BadRequest(f"'url' must be a string, got {type(url).__name__}")
+            _no_overlap(query, body)
+            return Payload(fetch_image(url, url_settings), typed=body, text=query)
         if image is None:
             raise MissingImage("the JSON body has no 'image' field (base64 or a data URI)")
         if not isinstance(image, str):
