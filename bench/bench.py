@@ -38,6 +38,7 @@ from hailo_scrfd.config import SCRFDServiceConfig  # noqa: E402
 from hailo_scrfd.imageio import decode_image_reduced  # noqa: E402
 from hailo_scrfd.model import SCRFDModel  # noqa: E402
 from hailo_scrfd.preprocess import fit_letterbox  # noqa: E402
+from bench.common import pct, timed  # noqa: E402
 from tests.e2e.server import ServerProcess  # noqa: E402
 
 PHOTOS = ["t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "gauss.png", "newton.png", "s_l.jpg"]
@@ -61,23 +62,6 @@ for p in paths:
     out[p] = [statistics.median(both), statistics.median(detect)]
 print(json.dumps(out))
 """
-
-
-def pct(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-def timed(fn, n: int, warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000.0)
-    return out
 
 
 def rss_mb(pid: int) -> float:

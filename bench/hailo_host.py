@@ -16,7 +16,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,18 +26,8 @@ from hailo_scrfd.imageio import decode_image  # noqa: E402
 from hailo_scrfd.model import SCRFDModel  # noqa: E402
 from hailo_scrfd.preprocess import fixed_letterbox  # noqa: E402
 from hailo_scrfd.scrfd import postprocess  # noqa: E402
+from bench.common import timed  # noqa: E402
 from tests.hailo_sim.sim_hef import build_sim_hef  # noqa: E402
-
-
-def per_call_ms(fn, n: int) -> float:
-    for _ in range(10):
-        fn()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(samples)
 
 
 def measure(hef: Path, image, fmt: str, n: int) -> tuple[str, float, float, int]:
@@ -59,8 +48,8 @@ def measure(hef: Path, image, fmt: str, n: int) -> tuple[str, float, float, int]
                                image_size=image.shape[1::-1], threshold=0.5, nms_threshold=0.4)
 
         faces = len(decode_outputs())
-        pre = per_call_ms(lambda: backend.prepare(letterbox.apply(image)), n)
-        post = per_call_ms(decode_outputs, n)
+        pre = statistics.median(timed(lambda: backend.prepare(letterbox.apply(image)), n, warmup=10))
+        post = statistics.median(timed(decode_outputs, n, warmup=10))
         return fmt, pre, post, faces
     finally:
         model.close()
@@ -78,7 +67,7 @@ def main() -> int:
     hef = build_sim_hef(shared / "models" / "scrfd_2.5g_bnkps.onnx", Path(tempfile.mkdtemp()) / "scrfd_2.5g.hef",
                         "scrfd_2_5g", [image])
     rows = [measure(hef, image, fmt, args.n) for fmt in ("quantized", "float32")]
-    image_decode = per_call_ms(lambda: decode_image(data, max_pixels=10**9), max(20, args.n // 10))
+    image_decode = statistics.median(timed(lambda: decode_image(data, max_pixels=10**9), max(20, args.n // 10)))
 
     print(f"image {args.image} {image.shape[1]}x{image.shape[0]}, scrfd_2.5g HEF layout, one CPU core")
     print(f"{'outputs':10s}{'pre ms':>9s}{'decode ms':>11s}{'host ms':>9s}{'frames/s':>10s}{'faces':>7s}")

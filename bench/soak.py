@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import pct  # noqa: E402
 from tests.e2e.server import ServerProcess  # noqa: E402
 
 MIX = [("t1.jpg", "/v1/detect"), ("s_l.jpg", "/v1/detect"), ("newton.png", "/v1/detect"),
@@ -36,10 +37,6 @@ MIME = {".jpg": "image/jpeg", ".png": "image/png"}
 def rss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/status") as fh:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-
-
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def main() -> int:

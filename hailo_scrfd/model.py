@@ -119,7 +119,9 @@ class SCRFDModel:
     def _recover(self, failed: InferenceWorker | None) -> None:
         started = time.monotonic()
         if failed is not None:
-            failed.close(drain=False, timeout_s=1.0)
+            # Fail what is queued and let the threads go without waiting for them: closing the
+            # backend is what ends a hung call (it aborts the device job, or releases the hang).
+            failed.close(drain=False, timeout_s=0.0)
             try:
                 failed.backend.close()
             except Exception as exc:  # a broken device may not close cleanly; the new one must still open

@@ -14,21 +14,11 @@ from hailo_scrfd.config import SCRFDServiceConfig
 from hailo_scrfd.errors import InferenceFailed, InferenceTimeout, ModelLoadError, ModelNotReady
 from hailo_scrfd.model import SCRFDModel
 from hailo_scrfd.preprocess import fixed_letterbox
-from hailo_scrfd.scrfd import decode
+from hailo_scrfd.scrfd import box_iou, decode
 
 IMAGES = ["t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "gauss.png", "newton.png", "s_l.jpg",
           "aligned_112_tom_hanks.png"]
 EXPECTED_SHAPES = sorted((s, s, c) for s in (80, 40, 20) for c in (2, 8, 20))
-
-
-def iou_matrix(a, b):
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
 def wait_for(predicate, timeout_s=10.0):
@@ -113,14 +103,14 @@ def test_same_faces_as_onnx(variant, onnx_file, output_format, hailo_model, mode
         assert len(a) == len(b), f"{name}: {len(a)} faces on ONNX, {len(b)} on the simulated NPU"
         if len(a) == 0:
             continue
-        iou = iou_matrix(a.boxes, b.boxes)
+        iou = box_iou(a.boxes, b.boxes)
         match = iou.argmax(axis=1)
         assert len(set(match.tolist())) == len(a), f"{name}: faces matched twice"
         assert iou.max(axis=1).min() >= 0.95, f"{name}: IoU {iou.max(axis=1).min():.3f}"
         errors = np.abs(a.landmarks - b.landmarks[match]).max(axis=(1, 2))
         for i in np.flatnonzero(errors > LANDMARK_TOL_PX):
             boxes, landmarks, scores = float_candidates(onnx, image)
-            same_place = iou_matrix(b.boxes[match[i]][None], boxes)[0] >= 0.95
+            same_place = box_iou(b.boxes[match[i]][None], boxes)[0] >= 0.95
             tied = same_place & (scores >= a.scores[i] - SCORE_STEP)
             closest = np.abs(landmarks[tied] - b.landmarks[match[i]]).max(axis=(1, 2)).min() if tied.any() else np.inf
             assert closest <= LANDMARK_TOL_PX, f"{name}: face {i} off by {errors[i]:.2f} px, no tie explains it"

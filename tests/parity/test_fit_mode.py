@@ -14,22 +14,13 @@ from hailo_scrfd.backends.onnx import OnnxBackend
 from hailo_scrfd.backends.onnx_shapes import make_dynamic
 from hailo_scrfd.imageio import decode_image_reduced
 from hailo_scrfd.preprocess import fixed_letterbox
+from hailo_scrfd.scrfd import box_iou
 
 from ..conftest import MODEL_REFERENCE
 from .test_decode_parity import IMAGES
 
 MODELS = ["scrfd_2.5g_bnkps.onnx", "scrfd_500m_bnkps.onnx"]
 CONFIDENT = 0.65  # below this, decoders' pixel differences flip borderline detections (measured on selfie.jpg)
-
-
-def iou_matrix(a, b):
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
 @pytest.mark.parametrize("model_file", list(MODEL_REFERENCE))
@@ -67,7 +58,7 @@ def test_fit_and_fixed_find_the_same_faces(model_file, model_factory, load_image
             continue
         lb = fixed_letterbox(image.shape[:2], (640, 640))
         exact = a.boxes * np.array([lb.scale[0] * image.shape[1] / lb.resized_hw[1], 1] * 2, np.float32)
-        best = iou_matrix(exact, b.boxes).max(axis=1)
+        best = box_iou(exact, b.boxes).max(axis=1)
         assert (best[a.scores >= CONFIDENT] >= 0.9).all(), name
         assert best.min() >= 0.8, name
 
@@ -83,7 +74,7 @@ def test_reduced_decoding_keeps_every_confident_face(model_file, model_factory, 
         if not len(full) or not len(reduced):
             assert len(full) == len(reduced), name
             continue
-        iou = iou_matrix(full.boxes, reduced.boxes)
+        iou = box_iou(full.boxes, reduced.boxes)
         assert (iou.max(axis=1)[full.scores >= CONFIDENT] >= 0.9).all(), name
         assert (iou.max(axis=0)[reduced.scores >= CONFIDENT] >= 0.9).all(), name
 

@@ -198,3 +198,10 @@ class TestFitLetterbox:
         assert lb.resized_hw == (1, 640) and lb.input_hw == (32, 640)
         canvas = lb.apply(np.full((10, 20000, 3), 9, np.uint8))
         assert canvas.shape == (32, 640, 3) and canvas[0].min() == 9 and canvas[1:].max() == 0
+
+
+def test_box_iou_matrix():
+    from hailo_scrfd.scrfd import box_iou
+    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    np.testing.assert_allclose(box_iou(a, b), [[1, 1 / 3, 0], [0, 0, 0]])
