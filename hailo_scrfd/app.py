@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from flask import Flask, g, request
 
@@ -31,9 +32,9 @@ class Service:
     metrics: Metrics
     started: float = field(default_factory=time.monotonic)
 
-    @property
+    @cached_property
     def defaults(self) -> DetectOptions:
-        """Request parameter defaults: the config's ``detection`` section."""
+        """Request parameter defaults: the config's ``detection`` section (fixed for the app's life)."""
         return DetectOptions.from_config(self.config.detection)
 
 
