@@ -30,6 +30,7 @@ class Service:
     config: SCRFDServiceConfig
     model: SCRFDModel
     metrics: Metrics
+    keys: ApiKeys
     started: float = field(default_factory=time.monotonic)
 
     @cached_property
@@ -45,9 +46,9 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.json.compact = True
-    service = Service(config, model, Metrics(model))
-    app.extensions["hailo_scrfd"] = service
     keys = ApiKeys.from_config(config)
+    service = Service(config, model, Metrics(model), keys)
+    app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())
     app.register_blueprint(api.bp)

@@ -91,7 +91,7 @@ def cmd_serve(args) -> int:
     from . import systemd
     from .app import create_app
     from .errors import ConfigError, ModelLoadError
-    from .security import ApiKeys, is_loopback
+    from .security import is_loopback
     from .server import ServeError, serve
     from .tuning import tune_for_serving
 
@@ -108,7 +108,7 @@ def cmd_serve(args) -> int:
         systemd.notify(f"STATUS=failed: {exc}")
         return _fail(str(exc), EXIT_CONFIG)
     logging.getLogger().setLevel(config.logging.level)
-    if not is_loopback(config.server.host) and not ApiKeys.from_config(config).enabled:
+    if not is_loopback(config.server.host) and not app.extensions["hailo_scrfd"].keys.enabled:
         log.warning("listening on %s without API keys: anyone who can reach it can use the API; "
                     "set security.api_keys, or bind 127.0.0.1 behind a proxy", config.server.host)
     if config.debug.fault_injection:

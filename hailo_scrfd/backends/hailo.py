@@ -54,14 +54,6 @@ def import_hailo_platform():
     return hailo_platform
 
 
-def hailo_available() -> bool:
-    """True when hailo_platform imports and HailoRT sees at least one device."""
-    try:
-        return bool(import_hailo_platform().Device.scan())
-    except Exception:
-        return False
-
-
 def explain(exc: BaseException, model_path: str) -> str:
     """One actionable line for a HailoRT failure at start-up."""
     name, text = type(exc).__name__, str(exc)
