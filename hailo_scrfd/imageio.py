@@ -9,8 +9,10 @@ import math
 import re
 import warnings
 
+import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+import simplejpeg
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageTooLarge, InvalidBase64, InvalidImage, MissingImage
 
@@ -39,7 +41,11 @@ def decode_image(data: bytes, *, max_pixels: int) -> np.ndarray:
     The pixel limit is checked from the header, before any pixel is decoded. EXIF
     orientation is applied; animated images give their first frame.
     """
-    return _decode(_open(data, max_pixels))
+    image = _open(data, max_pixels)
+    pixels = _decode_jpeg(data, image, long_side=None)
+    if pixels is None:
+        return _decode(image)
+    return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB) if pixels.ndim == 2 else pixels
 
 
 def decode_image_reduced(data: bytes, *, max_pixels: int, long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -53,13 +59,70 @@ def decode_image_reduced(data: bytes, *, max_pixels: int, long_side: int) -> tup
     """
     image = _open(data, max_pixels)
     width, height = image.size
-    if image.format == "JPEG" and max(width, height) > long_side:
-        scale = long_side / max(width, height)
-        image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
-    stored = image.size  # after draft, before EXIF orientation
-    pixels = _decode(image, keep_grey=True)
-    transposed = (pixels.shape[1], pixels.shape[0]) != stored
-    return pixels, ((height, width) if transposed else (width, height))
+    pixels = _decode_jpeg(data, image, long_side)
+    if pixels is None:
+        factor = _reduction(image.size, long_side)
+        if image.format == "JPEG" and factor > 1:
+            image.draft(None, (-(-width // factor), -(-height // factor)))
+        pixels = _decode(image, keep_grey=True)
+    return pixels, ((height, width) if _orientation(image) in _TRANSPOSING else (width, height))
+
+
+def _decode_jpeg(data: bytes, image: Image.Image, long_side: int | None) -> np.ndarray | None:
+    """A YCbCr, RGB or greyscale JPEG decoded by libjpeg-turbo (simplejpeg), EXIF orientation applied.
+
+    Straight to RGB or grey at the :func:`_reduction` for ``long_side`` (or full size), with
+    none of Pillow's intermediate copies: a 1280x886 photo to 640 px takes about 1.5 ms
+    instead of 2.2-2.9 ms. ``None`` means "use Pillow": CMYK files, and anything libjpeg only
+    warns about (truncated or corrupt data), which Pillow then accepts or words as an error.
+    """
+    if image.format != "JPEG" or image.mode not in ("RGB", "L"):
+        return None
+    width, height = image.size
+    factor = _reduction(image.size, long_side) if long_side else 1
+    try:
+        pixels = simplejpeg.decode_jpeg(data, "GRAY" if image.mode == "L" else "RGB", strict=True,
+                                        min_width=-(-width // factor), min_height=-(-height // factor))
+    except ValueError:
+        return None
+    undo = _ORIENT.get(_orientation(image))
+    pixels = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+    return undo(pixels) if undo else pixels
+
+
+def _reduction(size: tuple[int, int], long_side: int) -> int:
+    """The JPEG DCT reduction, 1, 2, 4 or 8, that keeps the long side at least ``long_side``.
+
+    Powers of two only, as Pillow's ``draft`` chooses them: libjpeg-turbo also scales by 3/8,
+    5/8 and so on, but the extra resize from those sizes moved small faces (IoU 0.82-0.9 on
+    selfie.jpg), while 1/2 keeps every confident face.
+    """
+    width, height = size
+    if max(width, height) <= long_side:
+        return 1
+    scale = long_side / max(width, height)
+    ratio = min(width // math.ceil(width * scale), height // math.ceil(height * scale))
+    return next(f for f in (8, 4, 2, 1) if ratio >= f)
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # a corrupt EXIF block must not cost the whole image
+        return 1
+
+
+# EXIF orientation -> the operation that shows the image upright, as ImageOps.exif_transpose does.
+_ORIENT = {
+    2: lambda a: cv2.flip(a, 1),
+    3: lambda a: cv2.rotate(a, cv2.ROTATE_180),
+    4: lambda a: cv2.flip(a, 0),
+    5: cv2.transpose,
+    6: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),
+    7: lambda a: cv2.rotate(cv2.transpose(a), cv2.ROTATE_180),
+    8: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE),
+}
+_TRANSPOSING = (5, 6, 7, 8)
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:

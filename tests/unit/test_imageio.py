@@ -8,10 +8,11 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+import simplejpeg
+from PIL import Image, ImageOps
 
 from hailo_scrfd.errors import ImageTooLarge, InvalidBase64, InvalidImage, MissingImage
-from hailo_scrfd.imageio import decode_base64_image, decode_image
+from hailo_scrfd.imageio import decode_base64_image, decode_image, decode_image_reduced
 
 LIMIT = 40_000_000
 
@@ -106,6 +107,52 @@ class TestModes:
     def test_tiny_and_extreme_sizes(self, size):
         out = decode_image(encode(Image.new("RGB", size, (9, 9, 9)), "PNG"), max_pixels=LIMIT)
         assert out.shape == (size[1], size[0], 3)
+
+
+def pillow_upright(data: bytes, reduce_to: tuple[int, int] | None = None) -> np.ndarray:
+    """What Pillow alone makes of a JPEG: the reference for the libjpeg-turbo fast path."""
+    image = Image.open(io.BytesIO(data))
+    if reduce_to:
+        image.draft(None, reduce_to)
+    return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+class TestJpegFastPath:
+    """Plain JPEGs decode through simplejpeg; the result must be exactly Pillow's."""
+
+    def test_real_photo_is_bit_identical_to_pillow(self, shared):
+        data = (shared / "images" / "t1.jpg").read_bytes()
+        np.testing.assert_array_equal(decode_image(data, max_pixels=LIMIT), pillow_upright(data))
+        pixels, original = decode_image_reduced(data, max_pixels=LIMIT, long_side=640)
+        assert pixels.shape == (443, 640, 3) and original == (1280, 886)
+        np.testing.assert_array_equal(pixels, pillow_upright(data, (640, 443)))
+
+    @pytest.mark.parametrize("orientation", range(1, 9))
+    @pytest.mark.parametrize("mode", ["RGB", "L"])
+    def test_every_exif_orientation_matches_pillow(self, orientation, mode):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        data = encode(gradient(1600, 1000).convert(mode), "JPEG", quality=90, exif=exif.tobytes())
+        np.testing.assert_array_equal(decode_image(data, max_pixels=LIMIT), pillow_upright(data))
+        pixels, original = decode_image_reduced(data, max_pixels=LIMIT, long_side=640)
+        transposed = orientation >= 5
+        assert original == ((1000, 1600) if transposed else (1600, 1000))
+        assert pixels.shape[:2] == ((800, 500) if transposed else (500, 800))  # 1/2: the long side stays >= 640
+        assert pixels.ndim == (2 if mode == "L" else 3)
+        expected = pillow_upright(data, (800, 500))
+        np.testing.assert_array_equal(pixels, expected[..., 0] if mode == "L" else expected)
+
+    def test_reduction_keeps_the_long_side(self):
+        data = encode(gradient(4000, 3000), "JPEG", quality=80)
+        pixels, original = decode_image_reduced(data, max_pixels=LIMIT, long_side=640)
+        assert pixels.shape == (750, 1000, 3) and original == (4000, 3000)  # 1/4, not 1/8 (500 < 640)
+
+    def test_corrupt_but_decodable_jpeg_is_left_to_pillow(self):
+        data = bytearray(encode(gradient(256, 256), "JPEG", quality=90))
+        data[len(data) // 2: len(data) // 2 + 64] = b"\0" * 64  # libjpeg only warns about this
+        with pytest.raises(ValueError, match="Corrupt JPEG"):
+            simplejpeg.decode_jpeg(bytes(data), strict=True)
+        np.testing.assert_array_equal(decode_image(bytes(data), max_pixels=LIMIT), pillow_upright(bytes(data)))
 
 
 class TestBadData:
