@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-import cv2
 import numpy as np
 
 from ..errors import ModelLoadError
 from ..scrfd import StrideOutput
 from .base import Backend, InputSpec, canonical_outputs, check_model_file
+from .onnx_rewrite import make_dynamic, with_uint8_input
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,12 @@ class OnnxBackend(Backend):
             raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
 
         def session(proto):
+            proto = with_uint8_input(proto, INPUT_MEAN, INPUT_STD)
             return ort.InferenceSession(proto.SerializeToString(), sess_options=options, providers=providers)
 
         self.input_spec = None
         if dynamic:
             try:
-                from .onnx_shapes import make_dynamic
-
                 dynamic_model, rewritten = make_dynamic(model)
                 self._use(session(dynamic_model), input_size, dynamic=True)
                 side, short = input_size, max(32, input_size * 3 // 4 // 32 * 32)
@@ -74,6 +73,8 @@ class OnnxBackend(Backend):
         if self.input_spec is None:
             try:
                 self._use(session(model), input_size, dynamic=False)
+            except ValueError as exc:
+                raise ModelLoadError(f"{model_path} is not an SCRFD model: {exc}") from None
             except Exception as exc:
                 raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
             try:
@@ -86,9 +87,7 @@ class OnnxBackend(Backend):
 
     def _use(self, session, input_size: int, dynamic: bool) -> None:
         inputs = session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ModelLoadError(f"{self.model_path} is not an SCRFD model: expected one NCHW input")
-        _, _, h, w = inputs[0].shape
+        _, h, w, _ = inputs[0].shape  # the uint8 NHWC input that with_uint8_input made
         static = isinstance(h, int) and isinstance(w, int)
         self._session = session
         self._input_name = inputs[0].name
@@ -96,12 +95,11 @@ class OnnxBackend(Backend):
                                     dynamic=dynamic and not static)
 
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
-        # (x - 127.5) / 128 and HWC -> NCHW in one native pass; 1/128 is exact in binary.
-        return cv2.dnn.blobFromImage(canvas, 1.0 / INPUT_STD, mean=(INPUT_MEAN,) * 3, swapRB=False)
+        return canvas[None]  # normalisation runs in the graph (with_uint8_input)
 
     def infer(self, tensor: np.ndarray) -> list[StrideOutput]:
         outputs = self._session.run(None, {self._input_name: tensor})
-        return canonical_outputs([o.reshape(-1, o.shape[-1]) for o in outputs], tensor.shape[2:])
+        return canonical_outputs([o.reshape(-1, o.shape[-1]) for o in outputs], tensor.shape[1:3])
 
     def close(self) -> None:
         self._session = None

@@ -11,7 +11,8 @@ import pytest
 from onnx import numpy_helper
 
 from hailo_scrfd.backends.onnx import OnnxBackend
-from hailo_scrfd.backends.onnx_shapes import make_dynamic
+from hailo_scrfd.backends.onnx import INPUT_MEAN, INPUT_STD
+from hailo_scrfd.backends.onnx_rewrite import UINT8_INPUT, make_dynamic, with_uint8_input
 from hailo_scrfd.imageio import decode_image_reduced
 from hailo_scrfd.preprocess import fixed_letterbox
 from hailo_scrfd.scrfd import box_iou
@@ -37,6 +38,30 @@ def test_dynamic_rewrite_is_exact_at_the_export_size(shared, model_file):
         np.testing.assert_allclose(a, b, atol=1e-4)
     outs = free.run(None, {free.get_inputs()[0].name: np.zeros((1, 3, 448, 640), np.float32)})
     assert sorted({o.shape[1] for o in outs}) == [560, 2240, 8960]
+
+
+@pytest.mark.parametrize("model_file", list(MODEL_REFERENCE))
+def test_uint8_input_is_bit_identical_to_normalising_on_the_host(shared, model_file, load_image):
+    """The graph's own Cast/Transpose/Sub/Mul gives exactly the float tensor the host computed before."""
+    model = onnx.load(str(shared / "models" / model_file))
+    original = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    uint8 = ort.InferenceSession(with_uint8_input(model, INPUT_MEAN, INPUT_STD).SerializeToString(),
+                                 providers=["CPUExecutionProvider"])
+    assert [(i.name, i.type) for i in uint8.get_inputs()] == [(UINT8_INPUT, "tensor(uint8)")]
+    letterbox = fixed_letterbox(load_image("t1.jpg").shape[:2], (640, 640))
+    canvas = letterbox.apply(load_image("t1.jpg"))
+    host = ((canvas.astype(np.float32) - INPUT_MEAN) / INPUT_STD).transpose(2, 0, 1)[None]
+    for a, b in zip(original.run(None, {original.get_inputs()[0].name: host}),
+                    uint8.run(None, {UINT8_INPUT: canvas[None]}), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_uint8_rewrite_refuses_a_model_that_is_not_an_image_detector():
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 8])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    with pytest.raises(ValueError, match="NCHW input with 3 channels"):
+        with_uint8_input(onnx.helper.make_model(graph), INPUT_MEAN, INPUT_STD)
 
 
 @pytest.mark.parametrize("model_file", MODELS)
