@@ -28,6 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -81,40 +82,82 @@ def twelve_megapixel_jpeg(shared: Path) -> bytes:
     return buf.getvalue()
 
 
-def http_load(port: int, data: bytes, mime: str, clients: int, requests_per_client: int) -> tuple[list[float], float]:
-    """Latencies (ms) and throughput (req/s) for ``clients`` concurrent keep-alive clients, each sending its share.
+def http_load(port: int, data: bytes, mime: str, clients: int, requests_per_client: int,
+              path: str = "/v1/detect") -> tuple[list[tuple[float, float | None]], float]:
+    """Per request (latency ms, the server's own engine ms), and throughput (req/s), for ``clients``
+    concurrent keep-alive clients each sending its share.
 
     The client is http.client, not requests: it shares the machine's two cores with the server,
     so the lighter it is, the less it distorts what it measures.
     """
-    latencies: list[float] = []
+    samples: list[tuple[float, float | None]] = []
     lock = threading.Lock()
     headers = {"Content-Type": mime}
 
-    def post(conn) -> None:
-        conn.request("POST", "/v1/detect", body=data, headers=headers)
+    def send(conn) -> float | None:
+        conn.request("POST" if data else "GET", path, body=data or None, headers=headers)
         resp = conn.getresponse()
         body = resp.read()
         if resp.status != 200:
             raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")
+        return json.loads(body)["timings_ms"]["inference"] if path == "/v1/detect" and clients == 1 else None
 
     def client(_):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        post(conn)  # warm-up
+        send(conn)  # warm-up
         mine = []
         for _ in range(requests_per_client):
             start = time.perf_counter()
-            post(conn)
-            mine.append((time.perf_counter() - start) * 1000.0)
+            engine = send(conn)
+            mine.append(((time.perf_counter() - start) * 1000.0, engine))
         conn.close()
         with lock:
-            latencies.extend(mine)
+            samples.extend(mine)
 
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
     wall = time.perf_counter() - start
-    return latencies, clients * (requests_per_client + 1) / wall
+    return samples, clients * (requests_per_client + 1) / wall
+
+
+def latencies(samples: list[tuple[float, float | None]]) -> list[float]:
+    return [latency for latency, _ in samples]
+
+
+def engine_max_rate(backend, tensor, seconds: float) -> float:
+    """Inferences per second with as many runs in flight as the backend allows (2 on ONNX Runtime)."""
+    done = [0] * backend.max_in_flight
+    deadline = time.perf_counter() + seconds
+
+    def run(i):
+        while time.perf_counter() < deadline:
+            backend.infer(tensor)
+            done[i] += 1
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(backend.max_in_flight) as pool:
+        list(pool.map(run, range(backend.max_in_flight)))
+    return sum(done) / (time.perf_counter() - start)
+
+
+def fastest_decode_ms(data: bytes, n: int) -> float:
+    """The quickest this machine decodes ``data`` to what the model needs: ours, or OpenCV's (libpng/libjpeg)."""
+    pixels, _ = decode_image_reduced(data, max_pixels=10**9, long_side=640)
+    ours = statistics.median(timed(lambda: decode_image_reduced(data, max_pixels=10**9, long_side=640), n))
+    buf = np.frombuffer(data, np.uint8)
+    factor = max(1, round(max(Image.open(io.BytesIO(data)).size) / max(pixels.shape[:2])))
+    flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}.get(
+        factor, cv2.IMREAD_UNCHANGED)
+    opencv = statistics.median(timed(lambda: cv2.imdecode(buf, flag), n))
+    return min(ours, opencv)
+
+
+def engine_ms_for(backend, data: bytes, n: int) -> float:
+    """The engine alone on the input this photo becomes in fit mode."""
+    pixels, _ = decode_image_reduced(data, max_pixels=10**9, long_side=640)
+    tensor = backend.prepare(fit_letterbox(pixels.shape[:2], backend.input_spec.hw).apply(pixels))
+    return statistics.median(timed(lambda: backend.infer(tensor), n))
 
 
 def reference_times(python: Path, model: Path, shared: Path, n: int) -> dict[str, list[float]] | None:
@@ -141,7 +184,8 @@ def main() -> int:
     model_path = shared / "models" / args.model
     n = 8 if args.quick else 60
     per_client = 4 if args.quick else 40
-    t1 = (shared / "images" / "t1.jpg").read_bytes()
+    photos = {p: (shared / "images" / p).read_bytes() for p in PHOTOS}
+    t1 = photos["t1.jpg"]
     big = twelve_megapixel_jpeg(shared)
 
     # Engine and in-process pipeline, as the server builds them (fit mode, reduced decode).
@@ -151,13 +195,18 @@ def main() -> int:
     letterbox = fit_letterbox(pixels.shape[:2], backend.input_spec.hw)
     tensor = backend.prepare(letterbox.apply(pixels))
     engine = timed(lambda: backend.infer(tensor), n)
-    engine_rate = 1000.0 / statistics.median(engine)
+    # The engine's own best: one run at a time, or as many in flight as the backend allows.
+    engine_rate = max(1000.0 / statistics.median(engine), engine_max_rate(backend, tensor, 1.0 if args.quick else 5.0))
 
     def pipeline():
         p, o = decode_image_reduced(t1, max_pixels=10**9, long_side=640)
         model.detect_faces(p, original_size=o)
 
     in_process = timed(pipeline, n)
+    # The parts no serving code can avoid: decoding each file (fastest decoder here) and the engine on its input.
+    floor_n = max(3, n // 4)
+    decode_floor = {p: fastest_decode_ms(d, floor_n) for p, d in [*photos.items(), ("12 MP", big)]}
+    engine_at = {p: engine_ms_for(backend, d, floor_n) for p, d in [*photos.items(), ("12 MP", big)]}
     model.close()
 
     started = time.perf_counter()
@@ -167,60 +216,84 @@ def main() -> int:
         startup_s = time.perf_counter() - started
         port = server.port
         levels = {c: http_load(port, t1, "image/jpeg", c, per_client if c > 1 else n) for c in (1, 4, 8)}
-        photo_http = {p: statistics.median(
-            http_load(port, (shared / "images" / p).read_bytes(), MIME[Path(p).suffix], 1, max(3, n // 3))[0])
-            for p in PHOTOS}
-        big_http = statistics.median(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0])
+        photo_http = {p: statistics.median(latencies(http_load(port, d, MIME[Path(p).suffix], 1, max(3, n // 3))[0]))
+                      for p, d in photos.items()}
+        big_http = statistics.median(latencies(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0]))
+        round_trip = statistics.median(latencies(http_load(port, b"", "", 1, n, path="/health")[0]))
         rss = rss_mb(server.proc.pid)
     finally:
         server.stop()
     ref = reference_times(Path(args.reference_python), model_path, shared, max(5, n // 3))
 
-    c1 = statistics.median(levels[1][0])
-    print(f"hailo-scrfd benchmark  model={args.model}  backend={backend.name}  "
-          f"input {tensor.shape[3]}x{tensor.shape[2]} for t1.jpg  cores={os.cpu_count()}  "
-          f"{'QUICK MODE: numbers are indicative only' if args.quick else ''}")
+    c1 = statistics.median(latencies(levels[1][0]))
+    # Each request's own engine time, as the server measured it: no drift between separate runs.
+    overhead = statistics.median((lat - eng) / eng for lat, eng in levels[1][0])
+    in_h, in_w = letterbox.input_hw
+    print(f"hailo-scrfd benchmark  model={args.model}  backend={backend.name}  input {in_w}x{in_h} for t1.jpg  "
+          f"cores={os.cpu_count()}  {'QUICK MODE: numbers are indicative only' if args.quick else ''}")
     print()
     print(f"{'measure':44s}{'p50 ms':>9s}{'p95 ms':>9s}{'p99 ms':>9s}{'req/s':>9s}")
     print(f"{'engine, backend.infer (t1 input)':44s}{statistics.median(engine):9.1f}{pct(engine, 95):9.1f}"
           f"{pct(engine, 99):9.1f}{engine_rate:9.1f}")
     print(f"{'in-process decode + detect_faces (t1)':44s}{statistics.median(in_process):9.1f}"
           f"{pct(in_process, 95):9.1f}{pct(in_process, 99):9.1f}{1000 / statistics.median(in_process):9.1f}")
-    for c, (lat, rate) in levels.items():
+    for c, (samples, rate) in levels.items():
+        lat = latencies(samples)
         print(f"{f'HTTP /v1/detect t1.jpg, {c} client(s)':44s}{statistics.median(lat):9.1f}{pct(lat, 95):9.1f}"
               f"{pct(lat, 99):9.1f}{rate:9.1f}")
     print(f"{'HTTP /v1/detect 12 MP JPEG, 1 client':44s}{big_http:9.1f}")
+    print(f"{'HTTP GET /health round trip, 1 client':44s}{round_trip:9.2f}")
+    print("engine req/s: its maximum rate, one run at a time or as many in flight as the backend allows")
     print()
-    print("reference: InsightFace SCRFD.detect() at 640x640, in-process, same ONNX file; file-to-faces = "
-          "cv2.imread + detect(), like the HTTP path, which must decode the file too")
-    print(f"{'photo':30s}{'HTTP p50 ms':>12s}{'ref file-to-faces':>19s}{'ref detect()':>14s}{'ratio':>8s}")
-    ratios = []
+    print("reference: InsightFace SCRFD.detect() at 640x640, in-process, same ONNX file. file-to-faces = cv2.imread "
+          "+ detect(), which like the HTTP path must decode the file; strict = against detect() alone. floor = "
+          "(fastest decode of the file here + our engine on it) / ref file-to-faces: no server can do better")
+    print(f"{'photo':28s}{'HTTP p50':>9s}{'ref file':>9s}{'ref det':>9s}{'decode':>8s}{'engine':>8s}"
+          f"{'ratio':>7s}{'strict':>8s}{'floor':>7s}")
+    ratios, floors = [], []
     for p in PHOTOS:
         both, detect_only = ref[p] if ref else (None, None)
+        floor = (decode_floor[p] + engine_at[p]) / both if both else None
         ratio = photo_http[p] / both if both else None
         if ratio:
             ratios.append(ratio)
-        print(f"{p:30s}{photo_http[p]:12.1f}{(f'{both:.1f}' if both else 'n/a'):>19s}"
-              f"{(f'{detect_only:.1f}' if detect_only else 'n/a'):>14s}{(f'{ratio:.2f}' if ratio else 'n/a'):>8s}")
+            floors.append(floor)
+
+        def cell(value, width, fmt=".2f"):
+            return f"{value:{width}{fmt}}" if value is not None else f"{'n/a':>{width}s}"
+
+        print(f"{p:28s}{photo_http[p]:9.1f}{cell(both, 9, '.1f')}{cell(detect_only, 9, '.1f')}"
+              f"{decode_floor[p]:8.1f}{engine_at[p]:8.1f}{cell(ratio, 7)}"
+              f"{cell(photo_http[p] / detect_only if detect_only else None, 8)}{cell(floor, 7)}")
     print()
     print(f"RSS of the serving process after the load: {rss:.0f} MB;  start-up to ready: {startup_s:.2f} s")
     print()
-    worst = max(ratios) if ratios else None
     targets = [
-        ("HTTP latency / reference file-to-faces, worst", worst, 0.8, "<="),
-        ("(HTTP - engine) / engine, t1.jpg", (c1 - statistics.median(engine)) / statistics.median(engine), 0.10, "<="),
-        ("throughput at 8 clients / engine max rate", levels[8][1] / engine_rate, 0.9, ">="),
-        ("12 MP JPEG / 1280-px JPEG, end to end", big_http / c1, 1.5, "<="),
-        ("RSS of the serving process, MB", rss, 300, "<="),
-        ("start-up to ready, s", startup_s, 2.0, "<="),
+        ("HTTP latency / reference file-to-faces, worst", max(ratios) if ratios else None, 0.8, "<=",
+         max(floors) if floors else None),
+        ("(HTTP - engine) / engine, t1.jpg", overhead, 0.10, "<=",
+         (decode_floor["t1.jpg"] + round_trip) / engine_at["t1.jpg"]),
+        ("throughput at 8 clients / engine max rate", levels[8][1] / engine_rate, 0.9, ">=", None),
+        ("12 MP JPEG / 1280-px JPEG, end to end", big_http / c1, 1.5, "<=",
+         (decode_floor["12 MP"] + engine_at["12 MP"]) / c1),
+        ("RSS of the serving process, MB", rss, 300, "<=", None),
+        ("start-up to ready, s", startup_s, 2.0, "<=", None),
     ]
-    print(f"{'target':48s}{'value':>8s}{'target':>9s}  result")
-    for name, value, target, op in targets:
+    print(f"{'target':48s}{'value':>8s}{'target':>9s}{'floor':>8s}  result")
+    for name, value, target, op, floor in targets:
+        floor_cell = f"{floor:8.2f}" if floor is not None else f"{'':8s}"
         if value is None:
-            print(f"{name:48s}{'n/a':>8s}{op + str(target):>9s}  not measured: make bench-env installs the reference")
+            print(f"{name:48s}{'n/a':>8s}{op + str(target):>9s}{floor_cell}  "
+                  "not measured: make bench-env installs the reference")
             continue
         ok = value <= target if op == "<=" else value >= target
-        print(f"{name:48s}{value:8.2f}{op + str(target):>9s}  {'met' if ok else 'NOT MET'}")
+        beyond = floor is not None and floor > target
+        print(f"{name:48s}{value:8.2f}{op + str(target):>9s}{floor_cell}  "
+              f"{'met' if ok else 'NOT MET'}{' (the floor is past the target on this machine)' if beyond else ''}")
+    print()
+    print("floor: the best value this machine allows, from parts no serving code can remove. Worst photo: fastest "
+          "decode + engine. Overhead: t1's fastest decode plus the server's bare /health round trip. 12 MP: its "
+          "fastest decode + engine, with nothing else, against t1's whole request.")
     return 0
 
 
