@@ -54,6 +54,21 @@ def test_model_file_messages_are_documented(tmp_path):
     assert f"hailo-scrfd: error: {str(info.value).replace(str(wrong), '/path/model.pt')}" in DOC
 
 
+def test_not_an_image_model_message_is_documented(tmp_path):
+    import onnx
+
+    from hailo_scrfd.backends.onnx import OnnxBackend
+
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 8])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 8])
+    path = tmp_path / "model.onnx"
+    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])],
+                                                            "g", [x], [y])), str(path))
+    with pytest.raises(ModelLoadError) as info:
+        OnnxBackend(str(path))
+    assert f"hailo-scrfd: error: {str(info.value).replace(str(path), '/path/model.onnx')}" in DOC
+
+
 def test_queue_full_message_is_documented():
     release = threading.Event()
 
