@@ -22,7 +22,7 @@ serve: venv
 	$(VENV)/bin/hailo-scrfd serve --model "$(MODEL)" $(SERVE_ARGS)
 
 test: venv
-	$(VENV)/bin/ruff check hailo_scrfd tests bench scripts
+	$(VENV)/bin/ruff check hailo_scrfd tests bench scripts support
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The reference library (insightface) lives only in the benchmark's own venv, never in the project's.

@@ -35,12 +35,13 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hailo_scrfd.config import SCRFDServiceConfig  # noqa: E402
-from hailo_scrfd.imageio import decode_image_reduced  # noqa: E402
-from hailo_scrfd.model import SCRFDModel  # noqa: E402
-from hailo_scrfd.preprocess import fit_letterbox  # noqa: E402
+from hailo_scrfd.system.config import SCRFDServiceConfig  # noqa: E402
+from hailo_scrfd.vision.decode import decode_image_reduced  # noqa: E402
+from hailo_scrfd.runtime.model import SCRFDModel  # noqa: E402
+from hailo_scrfd.vision.letterbox import fit_letterbox  # noqa: E402
 from bench.common import pct, timed  # noqa: E402
-from tests.e2e.server import ServerProcess  # noqa: E402
+from support.data import shared_dir  # noqa: E402
+from support.server import ServerProcess  # noqa: E402
 
 PHOTOS = ["t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "gauss.png", "newton.png", "s_l.jpg"]
 MIME = {".jpg": "image/jpeg", ".png": "image/png"}
@@ -175,7 +176,7 @@ def reference_times(python: Path, model: Path, shared: Path, n: int) -> dict[str
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=os.environ.get("HAILO_SCRFD_SHARED", str(ROOT.parent / "shared")))
+    ap.add_argument("--shared", default=str(shared_dir()))
     ap.add_argument("--model", default="scrfd_2.5g_bnkps.onnx")
     ap.add_argument("--reference-python", default=str(ROOT / ".bench" / "venv" / "bin" / "python"))
     ap.add_argument("--quick", action="store_true", help="few samples: checks that everything runs, not for numbers")

@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "hailo_sim" / "sim")]
 
-from hailo_scrfd.config import SCRFDServiceConfig  # noqa: E402
-from hailo_scrfd.imageio import decode_image  # noqa: E402
-from hailo_scrfd.model import SCRFDModel  # noqa: E402
-from hailo_scrfd.preprocess import fixed_letterbox  # noqa: E402
-from hailo_scrfd.scrfd import postprocess  # noqa: E402
+from hailo_scrfd.system.config import SCRFDServiceConfig  # noqa: E402
+from hailo_scrfd.vision.decode import decode_image  # noqa: E402
+from hailo_scrfd.runtime.model import SCRFDModel  # noqa: E402
+from hailo_scrfd.vision.letterbox import fixed_letterbox  # noqa: E402
+from hailo_scrfd.vision.scrfd import postprocess  # noqa: E402
 from bench.common import timed  # noqa: E402
 from tests.hailo_sim.sim_hef import build_sim_hef  # noqa: E402
 

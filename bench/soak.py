@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import sys
 import threading
@@ -31,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import pct  # noqa: E402
-from tests.e2e.server import ServerProcess  # noqa: E402
+from support.data import shared_dir  # noqa: E402
+from support.server import ServerProcess  # noqa: E402
 
 MIX = [("t1.jpg", "/v1/detect"), ("s_l.jpg", "/v1/detect"), ("newton.png", "/v1/detect"),
        ("selfie.jpg", "/v1/detect"), ("t1.jpg", "/v1/align"), ("gauss.png", "/v1/detect")]
@@ -50,7 +50,7 @@ def level(samples: list[int]) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=os.environ.get("HAILO_SCRFD_SHARED", str(ROOT.parent / "shared")))
+    ap.add_argument("--shared", default=str(shared_dir()))
     ap.add_argument("--model", default="scrfd_2.5g_bnkps.onnx")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of measured load (at most 3600)")
     ap.add_argument("--clients", type=int, default=8)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
+from support.data import ROOT, SHARED_ENV, shared_dir  # noqa: F401 - ROOT is re-exported to the tests
 
-from hailo_scrfd.config import SCRFDServiceConfig
-from hailo_scrfd.imageio import decode_image
-from hailo_scrfd.model import SCRFDModel
+from hailo_scrfd.system.config import SCRFDServiceConfig
+from hailo_scrfd.vision.decode import decode_image
+from hailo_scrfd.runtime.model import SCRFDModel
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_ENV = "HAILO_SCRFD_SHARED"
 
 # model file -> the key of its results in reference/insightface_detections.json
 MODEL_REFERENCE = {
@@ -22,10 +20,6 @@ MODEL_REFERENCE = {
     "scrfd_500m_bnkps.onnx": "scrfd_500m_bnkps.onnx",
 }
 DEFAULT_MODEL = "scrfd_2.5g_bnkps.onnx"
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get(SHARED_ENV, ROOT.parent / "shared")).resolve()
 
 
 @pytest.fixture(scope="session")

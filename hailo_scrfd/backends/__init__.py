@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from ..config import SCRFDServiceConfig
+from ..system.config import SCRFDServiceConfig
 from ..errors import ModelLoadError
 from .base import Backend, InputSpec
 
@@ -38,13 +38,9 @@ def choose_backend(requested: str, model_path: str) -> str:
 
 
 def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:
+    """Every engine is built the same way: ``cls(model_path, its own config section, inference timeout)``."""
     kind = choose_backend(config.model.backend, model_path)
-    cls = backend_class(kind)
-    if kind == "onnx":
-        return cls(model_path, input_size=config.model.input_size, threads=config.performance.inference_threads,
-                   dynamic=config.detection.input_mode == "fit", spinning=config.performance.inference_spinning,
-                   concurrency=config.performance.inference_concurrency)
-    return cls(model_path, config=config)
+    return backend_class(kind)(model_path, getattr(config, kind), config.performance.inference_timeout_s)
 
 
 __all__ = ["Backend", "InputSpec", "BACKENDS", "backend_class", "choose_backend", "create_backend"]

@@ -15,7 +15,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from ..errors import ModelLoadError
-from ..scrfd import STRIDES, Quant, StrideOutput
+from ..vision.scrfd import STRIDES, Quant, StrideOutput
 
 # Channel count of each canonical output: scores, box distances, landmark offsets.
 SCORE_C, BOX_C, KPS_C = 1, 4, 10
@@ -80,13 +80,14 @@ def canonical_outputs(tensors: Sequence[np.ndarray], input_hw: tuple[int, int],
     height, width = input_hw
     result = []
     for i, stride in enumerate(strides):
-        (scores, q_scores), (boxes, q_boxes), (kps, q_kps) = groups[SCORE_C][i], groups[BOX_C][i], groups[KPS_C][i]
+        (scores, q_scores), (boxes, q_boxes) = groups[SCORE_C][i], groups[BOX_C][i]
+        landmarks, q_landmarks = groups[KPS_C][i]
         cells = (height // stride) * (width // stride)
-        if not (len(scores) == len(boxes) == len(kps)) or len(scores) not in (cells, 2 * cells):
-            raise ValueError(f"stride {stride} outputs have {len(scores)}/{len(boxes)}/{len(kps)} rows, "
+        if not (len(scores) == len(boxes) == len(landmarks)) or len(scores) not in (cells, 2 * cells):
+            raise ValueError(f"stride {stride} outputs have {len(scores)}/{len(boxes)}/{len(landmarks)} rows, "
                              f"not 1 or 2 anchors for each of the {cells} cells of a {width}x{height} input")
-        q = (q_scores, q_boxes, q_kps) if quant is not None else None
-        result.append(StrideOutput(stride, scores[:, 0], boxes, kps, q))
+        q = (q_scores, q_boxes, q_landmarks) if quant is not None else None
+        result.append(StrideOutput(stride, scores[:, 0], boxes, landmarks, q))
     return result
 
 

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from ..scrfd import StrideOutput
+from ..vision.scrfd import StrideOutput
 from .base import Backend
 
 MODES = ("error", "hang")

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelLoadError
-from ..scrfd import Quant, StrideOutput
+from ..system.config import HailoSection
+from ..vision.scrfd import Quant, StrideOutput
 from .base import BOX_C, KPS_C, SCORE_C, Backend, InputSpec, canonical_outputs, check_model_file
 
 log = logging.getLogger(__name__)
@@ -107,18 +108,21 @@ class _Slot:
 class HailoBackend(Backend):
     kind = "hailo"
 
-    def __init__(self, model_path: str, *, config):
+    def __init__(self, model_path: str, section: HailoSection | None = None, timeout_s: float = 10.0):
+        """``section``: the config's ``hailo`` section (defaults when None); ``timeout_s``: how long one
+        frame may take on the device."""
         check_model_file(model_path, (".hef",))
         hp = import_hailo_platform()
+        section = section or HailoSection()
         self.model_path = model_path
         self._hp = hp
-        self._timeout_ms = max(1, int(config.performance.inference_timeout_s * 1000))
-        self._float_outputs = config.hailo.output_format == "float32"
+        self._timeout_ms = max(1, int(timeout_s * 1000))
+        self._float_outputs = section.output_format == "float32"
         self._stack = contextlib.ExitStack()
         self._vdevice = None
         self._broken = threading.Event()
         try:
-            self._open(config.hailo)
+            self._open(section)
         except ModelLoadError:
             self.close()
             raise

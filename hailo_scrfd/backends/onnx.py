@@ -7,7 +7,8 @@ import logging
 import numpy as np
 
 from ..errors import ModelLoadError
-from ..scrfd import StrideOutput
+from ..system.config import OnnxSection
+from ..vision.scrfd import StrideOutput
 from .base import Backend, InputSpec, canonical_outputs, check_model_file
 from .onnx_rewrite import make_dynamic, with_uint8_input
 
@@ -29,23 +30,26 @@ def choose_providers(available: list[str]) -> list[str]:
 class OnnxBackend(Backend):
     kind = "onnx"
 
-    def __init__(self, model_path: str, *, input_size: int = 640, threads: int = 0, dynamic: bool = True,
-                 spinning: bool = False, concurrency: int = 1):
+    def __init__(self, model_path: str, section: OnnxSection | None = None, timeout_s: float | None = None):
+        """``section``: the config's ``onnx`` section (defaults when None); ONNX Runtime has no use for
+        ``timeout_s`` (a run cannot be cancelled; the worker times the caller out instead)."""
         import onnx
         import onnxruntime as ort
 
         check_model_file(model_path, (".onnx",))
         self.model_path = model_path
+        section = section or OnnxSection()
+        dynamic, input_size = section.input_mode == "fit", section.input_size
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         # Memory patterns are planned per input shape; with fit mode's many shapes they only cost memory.
         options.enable_mem_pattern = not dynamic
-        self.max_in_flight = concurrency  # Run() is thread-safe: concurrent runs share the session
-        if threads:
-            options.intra_op_num_threads = threads
+        self.max_in_flight = section.concurrency  # Run() is thread-safe: concurrent runs share the session
+        if section.threads:
+            options.intra_op_num_threads = section.threads
         # Idle intra-op threads spin by default, burning the cores the HTTP threads need for decoding.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if section.spinning else "0")
         providers = choose_providers(ort.get_available_providers())
         try:
             model = onnx.load(model_path)

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hailo_scrfd.align import estimate_transform
-from hailo_scrfd.app import create_app
-from hailo_scrfd.config import SCRFDServiceConfig
+from hailo_scrfd.vision.align import estimate_transform
+from hailo_scrfd.http.app import create_app
+from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.errors import ModelLoadError
-from hailo_scrfd.model import SCRFDModel
-from hailo_scrfd.schemas import LANDMARK_NAMES, faces_from_json
+from hailo_scrfd.runtime.model import SCRFDModel
+from support.faces import faces_from_json
+
+from hailo_scrfd.pipeline.response import LANDMARK_NAMES
 
 T1_FACES = 6
 
@@ -195,7 +197,7 @@ def test_faces_round_trip_through_json(app_factory, t1_bytes, model, load_image)
     body = client.post("/v1/detect", data=t1_bytes, content_type="image/jpeg").get_json()
     direct = model.detect_faces(load_image("t1.jpg")).faces
     parsed = faces_from_json(body["faces"])
-    np.testing.assert_allclose(parsed.boxes, direct.boxes, atol=2e-3)
+    np.testing.assert_allclose(parsed.xyxy, direct.xyxy, atol=2e-3)
     np.testing.assert_allclose(parsed.landmarks, direct.landmarks, atol=2e-3)
 
 
@@ -226,8 +228,16 @@ class TestErrors:
                       "threshold=0.5&threshold=0.6"):
             assert_error(client.post(f"/v1/detect?{query}", data=t1_bytes, content_type="image/jpeg"),
                          400, "invalid_parameter")
-        assert_error(post_json(client, "/v1/detect?threshold=0.5", {"image": b64(t1_bytes), "threshold": 0.5}),
-                     400, "invalid_parameter")
+        assert_error(post_json(client, "/v1/detect?threshold=2", {"image": b64(t1_bytes), "threshold": 0.5}),
+                     400, "invalid_parameter")  # a bad query value is rejected even where the body overrides it
+
+    def test_body_value_wins_over_the_query(self, client, t1_bytes):
+        """A parameter in both places is schema-valid (OpenAPI cannot forbid it), so it is accepted, and the
+        body's value is used (issue 10: this was a 400 before)."""
+        one = post_json(client, "/v1/detect?max_faces=5", {"image": b64(t1_bytes), "max_faces": 1}).get_json()
+        form = client.post("/v1/detect?max_faces=5", data={"image": (io.BytesIO(t1_bytes), "t1.jpg"),
+                                                            "max_faces": "1"}, content_type="multipart/form-data")
+        assert one["count"] == 1 and form.get_json()["count"] == 1
 
     def test_multipart_without_file(self, client):
         assert_error(client.post("/v1/detect", data={"threshold": "0.5"}, content_type="multipart/form-data"),

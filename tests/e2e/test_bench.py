@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from ..conftest import ROOT
-from .server import clean_env
+from support.server import clean_env
 
 pytestmark = pytest.mark.e2e
 

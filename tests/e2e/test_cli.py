@@ -8,7 +8,7 @@ import sys
 import cv2
 import pytest
 
-from .server import clean_env
+from support.server import clean_env
 
 
 def run(*args, env=None):

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from hailo_scrfd.imageio import decode_image_reduced
+from hailo_scrfd.vision.decode import decode_image_reduced
 
-from .server import ServerProcess, clean_env
+from support.server import ServerProcess, clean_env
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hailo_scrfd.config import SCRFDServiceConfig
-from hailo_scrfd.model import SCRFDModel
+from hailo_scrfd.system.config import SCRFDServiceConfig
+from hailo_scrfd.runtime.model import SCRFDModel
 
 from .sim_hef import build_sim_hef
 

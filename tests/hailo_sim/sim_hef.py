@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from hailo_scrfd.preprocess import fixed_letterbox
+from hailo_scrfd.vision.letterbox import fixed_letterbox
 
 STRIDES = (8, 16, 32)
 # HEF channels per cell for each canonical kind, and the ONNX output index base (scores, boxes, kps).

@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from hailo_scrfd.app import create_app
-from hailo_scrfd.config import SCRFDServiceConfig
+from hailo_scrfd.http.app import create_app
+from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.errors import InferenceFailed, InferenceTimeout, ModelLoadError, ModelNotReady
-from hailo_scrfd.model import SCRFDModel
-from hailo_scrfd.preprocess import fixed_letterbox
-from hailo_scrfd.scrfd import box_iou, decode
+from hailo_scrfd.runtime.model import SCRFDModel
+from hailo_scrfd.vision.letterbox import fixed_letterbox
+from hailo_scrfd.vision.detections import box_iou
+from hailo_scrfd.vision.scrfd import decode
 
 IMAGES = ["t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "gauss.png", "newton.png", "s_l.jpg",
           "aligned_112_tom_hanks.png"]
@@ -44,7 +45,7 @@ class TestSimulatedDeviceLayout:
         assert [tuple(o.shape)[2] for o in outs][:3] == [8, 2, 20]  # HailoRT's order, not the ONNX order
 
     def test_raw_inference_returns_quantized_nhwc(self, hp, hefs, load_image):
-        from hailo_scrfd.preprocess import fixed_letterbox
+        from hailo_scrfd.vision.letterbox import fixed_letterbox
         image = load_image("t1.jpg")
         canvas = fixed_letterbox(image.shape[:2], (640, 640)).apply(image)
         with hp.VDevice(hp.VDevice.create_params()) as vdevice:
@@ -80,7 +81,7 @@ def float_candidates(model, image):
     letterbox = fixed_letterbox(image.shape[:2], backend.input_spec.hw)
     faces = decode(backend.infer(backend.prepare(letterbox.apply(image))), letterbox.input_hw, 0.3)
     sx, sy = letterbox.scale
-    return faces.boxes / np.array([sx, sy, sx, sy]), faces.landmarks / np.array([sx, sy]), faces.scores
+    return faces.xyxy / np.array([sx, sy, sx, sy]), faces.landmarks / np.array([sx, sy]), faces.scores
 
 
 @pytest.mark.parametrize("variant,onnx_file", [("2.5g", "scrfd_2.5g_bnkps.onnx"), ("500m", "scrfd_500m_bnkps.onnx"),
@@ -103,14 +104,14 @@ def test_same_faces_as_onnx(variant, onnx_file, output_format, hailo_model, mode
         assert len(a) == len(b), f"{name}: {len(a)} faces on ONNX, {len(b)} on the simulated NPU"
         if len(a) == 0:
             continue
-        iou = box_iou(a.boxes, b.boxes)
+        iou = box_iou(a.xyxy, b.xyxy)
         match = iou.argmax(axis=1)
         assert len(set(match.tolist())) == len(a), f"{name}: faces matched twice"
         assert iou.max(axis=1).min() >= 0.95, f"{name}: IoU {iou.max(axis=1).min():.3f}"
         errors = np.abs(a.landmarks - b.landmarks[match]).max(axis=(1, 2))
         for i in np.flatnonzero(errors > LANDMARK_TOL_PX):
             boxes, landmarks, scores = float_candidates(onnx, image)
-            same_place = box_iou(b.boxes[match[i]][None], boxes)[0] >= 0.95
+            same_place = box_iou(b.xyxy[match[i]][None], boxes)[0] >= 0.95
             tied = same_place & (scores >= a.scores[i] - SCORE_STEP)
             closest = np.abs(landmarks[tied] - b.landmarks[match[i]]).max(axis=(1, 2)).min() if tied.any() else np.inf
             assert closest <= LANDMARK_TOL_PX, f"{name}: face {i} off by {errors[i]:.2f} px, no tie explains it"
@@ -130,7 +131,7 @@ def test_no_crossed_results_with_16_threads(hailo_model, load_image, sim):
         name = names[i % len(names)]
         for _ in range(3):
             got = model.detect_faces(images[name]).faces
-            if len(got) != len(expected[name]) or not np.allclose(got.boxes, expected[name].boxes, atol=1e-3):
+            if len(got) != len(expected[name]) or not np.allclose(got.xyxy, expected[name].xyxy, atol=1e-3):
                 errors.append((i, name, len(got)))
 
     with ThreadPoolExecutor(16) as pool:

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from ..e2e.server import ServerProcess, clean_env
+from support.server import ServerProcess, clean_env
 from .conftest import SIM_DIR
 
 pytestmark = pytest.mark.e2e

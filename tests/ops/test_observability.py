@@ -8,8 +8,8 @@ import stat
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hailo_scrfd.app import create_app
-from hailo_scrfd.thermal import read_soc_temperature
+from hailo_scrfd.http.app import create_app
+from hailo_scrfd.system.thermal import read_soc_temperature
 
 METRICS = {"hailo_scrfd_requests", "hailo_scrfd_request_duration_seconds", "hailo_scrfd_inference_duration_seconds",
            "hailo_scrfd_faces_per_image", "hailo_scrfd_queue_depth", "hailo_scrfd_model_loaded",

@@ -13,13 +13,15 @@ from openapi_spec_validator import validate
 from PIL import Image
 from referencing import Registry, Resource
 
-from hailo_scrfd.app import create_app
-from hailo_scrfd.config import SCRFDServiceConfig
-from hailo_scrfd.model import SCRFDModel
+from hailo_scrfd.http.app import create_app
+from hailo_scrfd.http.params import PARAM_ALIASES
+from hailo_scrfd.options import AlignOptions, DetectOptions, declarations
+from hailo_scrfd.system.config import SCRFDServiceConfig
+from hailo_scrfd.runtime.model import SCRFDModel
 
 from ..conftest import ROOT
 
-SPEC_PATH = ROOT / "hailo_scrfd" / "openapi.json"
+SPEC_PATH = ROOT / "hailo_scrfd" / "http" / "openapi.json"
 SPEC = json.loads(SPEC_PATH.read_text())
 BASE = "urn:hailo-scrfd:openapi"
 REGISTRY = Registry().with_resource(BASE, Resource.opaque(SPEC))  # lets schemas $ref into the document
@@ -108,3 +110,28 @@ def test_api_spec_md_agrees():
     assert spec_codes <= raised, spec_codes - raised
     for name in ("threshold", "nms_threshold", "max_faces", "min_face_size", "size", "format"):
         assert f"`{name}`" in text
+
+
+@pytest.mark.parametrize("path, option_classes", [("/v1/detect", (DetectOptions,)),
+                                                   ("/v1/align", (DetectOptions, AlignOptions))])
+def test_parameters_agree_with_their_one_declaration(path, option_classes):
+    """Every declared option appears as a query parameter, a JSON field and a form field, with the declared
+    type, range, choices and default; and nothing undeclared does."""
+    op = SPEC["paths"][path]["post"]
+    query = {p["name"]: p for p in op["parameters"]}
+    json_props = op["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    form_props = op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    declared = {name: info for cls in option_classes for name, info in declarations(cls).items()}
+    assert set(query) == set(declared)
+    assert set(json_props) - {"image", "url"} == set(declared) == set(form_props) - {"image"}
+    json_type = {"int": "integer", "float": "number", "str": "string"}
+    for name, info in declared.items():
+        for schema, description in ((query[name]["schema"], query[name]["description"]),
+                                    (json_props[name], json_props[name]["description"])):
+            assert schema["type"] == json_type[info["type"]], name
+            assert (schema.get("minimum"), schema.get("maximum")) == (info["min"], info["max"]), name
+            if info["choices"]:
+                assert set(schema["enum"]) - set(PARAM_ALIASES) == set(info["choices"]), name
+            default = f"{info['default']:g}" if isinstance(info["default"], (int, float)) else info["default"]
+            assert re.search(rf"default[^)]*\b{re.escape(default)}\)", description), (name, description)
+        assert form_props[name]["type"] == "string"  # form fields are text, parsed like the query string

@@ -10,9 +10,9 @@ import uuid
 import pytest
 import requests
 
-from hailo_scrfd.systemd import Watchdog, notify, watchdog_interval_s
+from hailo_scrfd.system.systemd import Watchdog, notify, watchdog_interval_s
 
-from ..e2e.server import ServerProcess, clean_env
+from support.server import ServerProcess, clean_env
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from hailo_scrfd.backends.base import Backend, InputSpec, check_model_file
 from hailo_scrfd.backends.hailo import check_device_nodes, explain
 from hailo_scrfd.errors import ModelLoadError, QueueFull
-from hailo_scrfd.worker import InferenceWorker
+from hailo_scrfd.runtime.worker import InferenceWorker
 
 from ..conftest import ROOT
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hailo_scrfd.align import estimate_transform, warp
+from hailo_scrfd.vision.align import estimate_transform, warp
 
 MAD_TOL = 1.0
 MATRIX_TOL = 1e-3

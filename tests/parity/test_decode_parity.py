@@ -46,8 +46,8 @@ def test_matches_reference(model_file, image_name, model_factory, reference, loa
     ref_kps = np.array([f["kps"] for f in faces], np.float64)
     ref_scores = np.array([f["score"] for f in faces], np.float64)
 
-    idx = match(result.faces.boxes, ref_boxes)
-    assert np.abs(result.faces.boxes[idx] - ref_boxes).max() <= BOX_TOL_PX
+    idx = match(result.faces.xyxy, ref_boxes)
+    assert np.abs(result.faces.xyxy[idx] - ref_boxes).max() <= BOX_TOL_PX
     assert np.abs(result.faces.landmarks[idx] - ref_kps).max() <= KPS_TOL_PX
     assert np.abs(result.faces.scores[idx] - ref_scores).max() <= SCORE_TOL
     assert (np.diff(result.faces.scores) <= 0).all(), "faces must be sorted by score"
@@ -58,5 +58,5 @@ def test_renamed_export_gives_identical_faces(model_factory, load_image):
     image = load_image("t1.jpg")
     a = model_factory("scrfd_2.5g_bnkps.onnx").detect_faces(image).faces
     b = model_factory("scrfd_2.5g_bnkps_renamed_io.onnx").detect_faces(image).faces
-    np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
+    np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
     np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)

@@ -13,9 +13,9 @@ from onnx import numpy_helper
 from hailo_scrfd.backends.onnx import OnnxBackend
 from hailo_scrfd.backends.onnx import INPUT_MEAN, INPUT_STD
 from hailo_scrfd.backends.onnx_rewrite import UINT8_INPUT, make_dynamic, with_uint8_input
-from hailo_scrfd.imageio import decode_image_reduced
-from hailo_scrfd.preprocess import fixed_letterbox
-from hailo_scrfd.scrfd import box_iou
+from hailo_scrfd.vision.decode import decode_image_reduced
+from hailo_scrfd.vision.letterbox import fixed_letterbox
+from hailo_scrfd.vision.detections import box_iou
 
 from ..conftest import MODEL_REFERENCE
 from .test_decode_parity import IMAGES
@@ -82,8 +82,8 @@ def test_fit_and_fixed_find_the_same_faces(model_file, model_factory, load_image
         if not len(a):
             continue
         lb = fixed_letterbox(image.shape[:2], (640, 640))
-        exact = a.boxes * np.array([lb.scale[0] * image.shape[1] / lb.resized_hw[1], 1] * 2, np.float32)
-        best = box_iou(exact, b.boxes).max(axis=1)
+        exact = a.xyxy * np.array([lb.scale[0] * image.shape[1] / lb.resized_hw[1], 1] * 2, np.float32)
+        best = box_iou(exact, b.xyxy).max(axis=1)
         assert (best[a.scores >= CONFIDENT] >= 0.9).all(), name
         assert best.min() >= 0.8, name
 
@@ -99,7 +99,7 @@ def test_reduced_decoding_keeps_every_confident_face(model_file, model_factory, 
         if not len(full) or not len(reduced):
             assert len(full) == len(reduced), name
             continue
-        iou = box_iou(full.boxes, reduced.boxes)
+        iou = box_iou(full.xyxy, reduced.xyxy)
         assert (iou.max(axis=1)[full.scores >= CONFIDENT] >= 0.9).all(), name
         assert (iou.max(axis=0)[reduced.scores >= CONFIDENT] >= 0.9).all(), name
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from ..e2e.server import ServerProcess
+from support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 

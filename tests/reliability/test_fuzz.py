@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
                                  status_code_conformance)
 
-from hailo_scrfd.app import create_app
+from hailo_scrfd.http.app import create_app
 
 PARAMS = ["threshold", "nms_threshold", "max_faces", "min_face_size", "size", "format"]
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)

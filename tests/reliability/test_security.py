@@ -9,13 +9,13 @@ import sys
 
 import pytest
 
-from hailo_scrfd.app import create_app
-from hailo_scrfd.config import SCRFDServiceConfig
+from hailo_scrfd.http.app import create_app
+from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.errors import ConfigError, ModelLoadError
-from hailo_scrfd.model import SCRFDModel
-from hailo_scrfd.security import ApiKeys, is_loopback
+from hailo_scrfd.runtime.model import SCRFDModel
+from hailo_scrfd.http.security import ApiKeys, is_loopback
 
-from ..e2e.server import clean_env
+from support.server import clean_env
 
 KEY = "k3y-0123456789abcdef"
 

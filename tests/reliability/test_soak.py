@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from ..conftest import ROOT
-from ..e2e.server import clean_env
+from support.server import clean_env
 
 pytestmark = pytest.mark.e2e
 

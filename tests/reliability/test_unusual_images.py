@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hailo_scrfd.app import create_app
+from hailo_scrfd.http.app import create_app
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from hailo_scrfd.app import create_app
+from hailo_scrfd.http.app import create_app
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from hailo_scrfd.align import ARCFACE_TEMPLATE, encode_crop, estimate_transform, template_for_size, umeyama, warp
+from hailo_scrfd.vision.align import ARCFACE_TEMPLATE, encode_crop, estimate_transform, template_for_size, umeyama, warp
 
 
 def similarity(angle_deg, scale, tx, ty):

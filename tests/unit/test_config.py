@@ -7,14 +7,22 @@ import sys
 import pytest
 import yaml
 
-from hailo_scrfd import config as config_mod
-from hailo_scrfd.config import CONFIG_ENV, MODEL_ENV, SCRFDServiceConfig, schema
+from hailo_scrfd.system import config as config_mod
+from hailo_scrfd.options import declarations
+from hailo_scrfd.system.config import CONFIG_ENV, MODEL_ENV, SCRFDServiceConfig
 from hailo_scrfd.errors import ConfigError
-from hailo_scrfd.render import render_config
+from hailo_scrfd.system.render import render_config
 
 from ..conftest import ROOT
 
 SHIPPED = ROOT / "config" / "hailo-scrfd.yaml"
+OLD_STYLE = ROOT / "tests" / "unit" / "data" / "hailo-scrfd-0.2.yaml"  # the shipped file before the onnx section
+
+
+def schema():
+    """Every key as ``(section, key, info)``."""
+    return [(name, key, info) for name, section in SCRFDServiceConfig().__dataclass_fields__.items()
+            for key, info in declarations(section.default_factory).items()]
 
 
 def load(data):
@@ -136,3 +144,21 @@ def test_render_script_fails_cleanly_on_invalid_yaml(tmp_path):
     ok = subprocess.run([sys.executable, str(ROOT / "scripts" / "render_config.py"), "--input", str(SHIPPED),
                          "--output", "-"], capture_output=True, text=True)
     assert ok.returncode == 0 and json.loads(ok.stdout) == SCRFDServiceConfig().to_dict()
+
+
+def test_old_style_files_load_unchanged_with_deprecation_warnings():
+    cfg, warnings = load(yaml.safe_load(OLD_STYLE.read_text()))
+    assert cfg == SCRFDServiceConfig()
+    assert sorted(warnings) == sorted(
+        f"config: {old} is deprecated; it is used as {new}" for old, new in (
+            ("model.input_size", "onnx.input_size"), ("detection.input_mode", "onnx.input_mode"),
+            ("performance.inference_threads", "onnx.threads"),
+            ("performance.inference_concurrency", "onnx.concurrency"),
+            ("performance.inference_spinning", "onnx.spinning")))
+    cfg, warnings = load({"performance": {"inference_threads": 3, "inference_spinning": True},
+                          "detection": {"input_mode": "fixed"}})
+    assert (cfg.onnx.threads, cfg.onnx.spinning, cfg.onnx.input_mode) == (3, True, "fixed") and len(warnings) == 3
+    cfg, warnings = load({"performance": {"inference_threads": 3}, "onnx": {"threads": 1}})
+    assert cfg.onnx.threads == 1 and warnings == [
+        "config: performance.inference_threads is deprecated and ignored, since onnx.threads is set"]
+    assert SCRFDServiceConfig().override(detection__input_mode="fixed").onnx.input_mode == "fixed"

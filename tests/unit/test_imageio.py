@@ -12,7 +12,7 @@ import simplejpeg
 from PIL import Image, ImageOps
 
 from hailo_scrfd.errors import ImageTooLarge, InvalidBase64, InvalidImage, MissingImage
-from hailo_scrfd.imageio import decode_base64_image, decode_image, decode_image_reduced
+from hailo_scrfd.vision.decode import decode_base64_image, decode_image, decode_image_reduced
 
 LIMIT = 40_000_000
 

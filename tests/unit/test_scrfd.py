@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from hailo_scrfd.backends.base import canonical_outputs
-from hailo_scrfd.preprocess import fixed_letterbox
-from hailo_scrfd.scrfd import (Detections, StrideOutput, anchor_centers, decode, distance2bbox, distance2kps,
-                               nms, postprocess)
+from hailo_scrfd.vision.letterbox import fixed_letterbox
+from hailo_scrfd.vision.detections import Detections, nms
+from hailo_scrfd.vision.scrfd import StrideOutput, anchor_centers, decode, distance2bbox, distance2kps, postprocess
 
 
 class TestAnchors:
@@ -77,7 +77,7 @@ def test_decode_threshold_is_inclusive_and_uses_stride():
     outs = _outputs((64, 64), {(16, 13): (0.5, [1, 1, 2, 2], [0.5] * 10), (8, 0): (0.49, [1] * 4, [0] * 10)})
     faces = decode(outs, (64, 64), 0.5)
     assert len(faces) == 1
-    np.testing.assert_allclose(faces.boxes[0], [32 - 16, 16 - 16, 32 + 32, 16 + 32])
+    np.testing.assert_allclose(faces.xyxy[0], [32 - 16, 16 - 16, 32 + 32, 16 + 32])
     np.testing.assert_allclose(faces.landmarks[0], [[40, 24]] * 5)
 
 
@@ -89,7 +89,7 @@ def test_postprocess_rescales_clips_and_filters():
     faces = postprocess(outs, input_hw=(64, 64), scale=(0.5, 0.5), image_size=(100, 120),
                         threshold=0.5, nms_threshold=0.4)
     assert faces.scores.tolist() == pytest.approx([0.9, 0.8])
-    np.testing.assert_allclose(faces.boxes, [[0, 0, 16, 16], [32, 32, 100, 120]])
+    np.testing.assert_allclose(faces.xyxy, [[0, 0, 16, 16], [32, 32, 100, 120]])
     np.testing.assert_allclose(faces.landmarks[0], [[0, 0]] * 5)  # landmarks are not clipped
     small = postprocess(outs, input_hw=(64, 64), scale=(0.5, 0.5), image_size=(100, 120),
                         threshold=0.5, nms_threshold=0.4, min_face_size=20)
@@ -123,7 +123,7 @@ class TestCanonicalOutputs:
         outs = canonical_outputs(shuffled, (640, 640))
         assert [o.stride for o in outs] == [8, 16, 32]
         for o in outs:
-            assert (o.scores == o.stride).all() and (o.boxes == o.stride).all() and (o.kps == o.stride).all()
+            assert (o.scores == o.stride).all() and (o.boxes == o.stride).all() and (o.landmarks == o.stride).all()
 
     def test_rejects_models_without_landmarks(self):
         with pytest.raises(ValueError, match="no landmark outputs"):
@@ -172,26 +172,26 @@ def test_quantized_outputs_decode_like_their_dequantized_floats():
         outs_f.append(StrideOutput(s, *floats))
     a, b = decode(outs_q, (64, 64), 0.6), decode(outs_f, (64, 64), 0.6)
     assert len(a) == len(b) > 0
-    np.testing.assert_allclose(a.boxes, b.boxes, rtol=1e-6)
+    np.testing.assert_allclose(a.xyxy, b.xyxy, rtol=1e-6)
     np.testing.assert_allclose(a.landmarks, b.landmarks, rtol=1e-6)
     np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
 
 
 class TestFitLetterbox:
     def test_pads_only_to_a_multiple_of_32(self):
-        from hailo_scrfd.preprocess import fit_letterbox
+        from hailo_scrfd.vision.letterbox import fit_letterbox
         lb = fit_letterbox((886, 1280), (640, 640))
         assert lb.resized_hw == (443, 640) and lb.input_hw == (448, 640)
         assert lb.scale == (0.5, 443 / 886)
 
     def test_maps_each_axis_exactly(self):
-        from hailo_scrfd.preprocess import fit_letterbox
+        from hailo_scrfd.vision.letterbox import fit_letterbox
         lb = fit_letterbox((1150, 2048), (640, 640))
         assert lb.resized_hw == (359, 640) and lb.input_hw == (384, 640)
         assert lb.scale == (640 / 2048, 359 / 1150)
 
     def test_portrait_small_and_extreme(self):
-        from hailo_scrfd.preprocess import fit_letterbox
+        from hailo_scrfd.vision.letterbox import fit_letterbox
         assert fit_letterbox((1305, 1024), (640, 640)).input_hw == (640, 512)
         assert fit_letterbox((328, 400), (640, 640)).input_hw == (544, 640)  # small images are upscaled
         lb = fit_letterbox((10, 20000), (640, 640))
@@ -201,7 +201,7 @@ class TestFitLetterbox:
 
 
 def test_box_iou_matrix():
-    from hailo_scrfd.scrfd import box_iou
+    from hailo_scrfd.vision.detections import box_iou
     a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], np.float32)
     b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
     np.testing.assert_allclose(box_iou(a, b), [[1, 1 / 3, 0], [0, 0, 0]])

@@ -1,4 +1,7 @@
-"""Request parameters: one table of names, types and ranges, validated the same way for every input form.
+"""Request parameters, validated the same way for every input form.
+
+The table of names, types and ranges is derived from the declarations in
+:mod:`hailo_scrfd.options`; nothing here repeats a range or a default.
 
 JSON bodies carry typed values; form fields and query strings carry text, which is
 parsed here. Anything unknown, mistyped, non-finite or out of range is a 400 that
@@ -11,9 +14,12 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from .align import CROP_FORMATS, MAX_ALIGN_SIZE, template_for_size
-from .errors import InvalidParameter
-from .model import DetectOptions
+from ..errors import InvalidParameter
+from ..options import AlignOptions, DetectOptions, declarations
+from ..vision.align import template_for_size
+
+KINDS = {"int": int, "float": float, "str": str}
+PARAM_ALIASES = {"jpg": "jpeg"}  # accepted spellings of a choice
 
 
 @dataclass(frozen=True)
@@ -24,12 +30,18 @@ class Param:
     max: float | None = None
     choices: tuple[str, ...] = ()
 
+    @classmethod
+    def table(cls, options: type) -> dict[str, "Param"]:
+        """The parameters of an options dataclass, from its declarations."""
+        return {name: cls(name, KINDS[info["type"]], info["min"], info["max"], info["choices"] or ())
+                for name, info in declarations(options).items()}
+
     def parse(self, value: Any, typed: bool) -> Any:
         if self.kind is str:
             if not isinstance(value, str):
                 raise InvalidParameter(f"'{self.name}' must be a string")
             value = value.strip().lower()
-            value = {"jpg": "jpeg"}.get(value, value)
+            value = PARAM_ALIASES.get(value, value)
             if value not in self.choices:
                 raise InvalidParameter(f"'{self.name}' must be one of {', '.join(self.choices)}")
             return value
@@ -58,37 +70,27 @@ class Param:
         return float(number)
 
 
-DETECT_PARAMS = {p.name: p for p in (
-    Param("threshold", float, 0.0, 1.0),
-    Param("nms_threshold", float, 0.0, 1.0),
-    Param("max_faces", int, 0, 10000),
-    Param("min_face_size", float, 0.0, 100000.0),
-)}
-ALIGN_PARAMS = {**DETECT_PARAMS, **{p.name: p for p in (
-    Param("size", int, 112, MAX_ALIGN_SIZE),
-    Param("format", str, choices=CROP_FORMATS),
-)}}
-
-
-@dataclass(frozen=True)
-class AlignOptions:
-    size: int = 112
-    format: str = "png"
+DETECT_PARAMS = Param.table(DetectOptions)
+ALIGN_ONLY_PARAMS = Param.table(AlignOptions)
+ALIGN_PARAMS = {**DETECT_PARAMS, **ALIGN_ONLY_PARAMS}
 
 
 def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: DetectOptions,
                  align: bool = False) -> tuple[DetectOptions, AlignOptions]:
-    """Validated options from JSON-typed and textual request values; unknown names are rejected."""
+    """Validated options from JSON-typed and textual request values; unknown names are rejected.
+
+    A name given both as text (query string) and typed (JSON body) takes the body's value.
+    """
     table = ALIGN_PARAMS if align else DETECT_PARAMS
     unknown = sorted((set(typed) | set(text)) - set(table))
     if unknown:
         # Names are echoed, but clipped: a client's "name" can be anything, image data included.
         names = ", ".join(repr(name[:40]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         raise InvalidParameter(f"unknown parameter(s) {names}; accepted: image, {', '.join(table)}")
-    values = {name: table[name].parse(value, True) for name, value in typed.items()}
-    values.update({name: table[name].parse(value, False) for name, value in text.items()})
+    values = {name: table[name].parse(value, False) for name, value in text.items()}
+    values.update({name: table[name].parse(value, True) for name, value in typed.items()})
     detect = replace(defaults, **{k: v for k, v in values.items() if k in DETECT_PARAMS})
-    align_opts = AlignOptions(**{k: v for k, v in values.items() if k in ("size", "format")})
+    align_opts = AlignOptions(**{k: v for k, v in values.items() if k in ALIGN_ONLY_PARAMS})
     if align:
         try:
             template_for_size(align_opts.size)

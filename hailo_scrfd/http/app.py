@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from flask import Flask, g, request
 
-from .config import SCRFDServiceConfig
-from .errors import Unauthorized
+from ..errors import Unauthorized
+from ..pipeline import FacePipeline
+from ..runtime.model import SCRFDModel
+from ..system.config import SCRFDServiceConfig
+from . import errors, ops, routes
 from .metrics import Metrics
-from .model import DetectOptions, SCRFDModel
 from .security import ApiKeys, presented_key
 
 SECURITY_HEADERS = {
@@ -29,31 +30,26 @@ class Service:
 
     config: SCRFDServiceConfig
     model: SCRFDModel
+    pipeline: FacePipeline
     metrics: Metrics
     keys: ApiKeys
     started: float = field(default_factory=time.monotonic)
 
-    @cached_property
-    def defaults(self) -> DetectOptions:
-        """Request parameter defaults: the config's ``detection`` section (fixed for the app's life)."""
-        return DetectOptions.from_config(self.config.detection)
-
 
 def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
-    from . import api
-
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.json.compact = True
     keys = ApiKeys.from_config(config)
-    service = Service(config, model, Metrics(model), keys)
+    service = Service(config, model, FacePipeline.from_config(model, config), Metrics(model), keys)
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())
-    app.register_blueprint(api.bp)
+    for blueprint in (errors.bp, ops.bp, routes.bp):
+        app.register_blueprint(blueprint)
     if config.debug.fault_injection:
-        api.register_debug_routes(app)
+        ops.register_debug_routes(app)
 
     @app.before_request
     def _start():

@@ -15,7 +15,7 @@ from typing import Callable
 
 from cheroot import wsgi
 
-from .config import SCRFDServiceConfig
+from ..system.config import SCRFDServiceConfig
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """SCRFD post-processing in pure numpy: anchors, distance decode, threshold, NMS, rescale.
 
 Backends hand over one canonical layout, a :class:`StrideOutput` per stride holding
-``scores (N,)``, ``boxes (N, 4)`` and ``kps (N, 10)`` in stride units, anchor-major
+``scores (N,)``, ``boxes (N, 4)`` and ``landmarks (N, 10)`` in stride units, anchor-major
 within each feature-map cell: float32, or quantized integers with their
 ``(scale, zero_point)`` so that only the rows that pass the threshold are ever
 dequantized. Nothing here knows where those came from.
@@ -15,9 +15,10 @@ from typing import Sequence
 
 import numpy as np
 
+from .detections import Detections, clip_boxes
+
 STRIDES = (8, 16, 32)
 NUM_ANCHORS = 2
-NUM_LANDMARKS = 5
 
 
 Quant = tuple[float, float]  # (scale, zero_point): value = (q - zero_point) * scale
@@ -30,8 +31,8 @@ class StrideOutput:
     stride: int
     scores: np.ndarray  # (N,) sigmoid scores
     boxes: np.ndarray   # (N, 4) distances left, top, right, bottom in stride units
-    kps: np.ndarray     # (N, 10) x, y offsets of the 5 landmarks in stride units
-    quant: tuple[Quant, Quant, Quant] | None = None  # for scores, boxes, kps when they are quantized
+    landmarks: np.ndarray  # (N, 10) x, y offsets of the 5 landmarks in stride units
+    quant: tuple[Quant, Quant, Quant] | None = None  # for scores, boxes, landmarks when they are quantized
 
 
 def dequantize(values: np.ndarray, quant: Quant | None) -> np.ndarray:
@@ -40,38 +41,6 @@ def dequantize(values: np.ndarray, quant: Quant | None) -> np.ndarray:
         return values
     scale, zero_point = quant
     return (values.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
-
-
-@dataclass(frozen=True)
-class Detections:
-    """Faces as parallel arrays: ``boxes (N, 4)`` xyxy, ``scores (N,)``, ``landmarks (N, 5, 2)``."""
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    landmarks: np.ndarray
-
-    @classmethod
-    def empty(cls) -> "Detections":
-        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32),
-                   np.zeros((0, NUM_LANDMARKS, 2), np.float32))
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def __getitem__(self, index) -> "Detections":
-        """Select faces with a numpy index (mask, index array or slice)."""
-        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
-
-    @property
-    def areas(self) -> np.ndarray:
-        return box_areas(self.boxes)
-
-    @property
-    def xywh(self) -> np.ndarray:
-        """Boxes as COCO ``[x, y, width, height]``."""
-        out = self.boxes.copy()
-        out[:, 2:] -= out[:, :2]
-        return out
 
 
 @lru_cache(maxsize=64)
@@ -102,9 +71,9 @@ def distance2kps(centers: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def decode(outputs: Sequence[StrideOutput], input_hw: tuple[int, int], threshold: float) -> Detections:
     """Faces scoring at least ``threshold``, in input-tensor pixels, before NMS."""
     height, width = input_hw
-    boxes, scores, kps = [], [], []
+    boxes, scores, landmarks = [], [], []
     for out in outputs:
-        q_scores, q_boxes, q_kps = out.quant or (None, None, None)
+        q_scores, q_boxes, q_landmarks = out.quant or (None, None, None)
         all_scores = dequantize(out.scores, q_scores)
         keep = np.flatnonzero(all_scores >= threshold)
         if keep.size == 0:
@@ -112,52 +81,11 @@ def decode(outputs: Sequence[StrideOutput], input_hw: tuple[int, int], threshold
         cells = (height // out.stride) * (width // out.stride)
         centers = anchor_centers(height, width, out.stride, len(out.scores) // cells)[keep]
         boxes.append(distance2bbox(centers, dequantize(out.boxes[keep], q_boxes) * out.stride))
-        kps.append(distance2kps(centers, dequantize(out.kps[keep], q_kps) * out.stride))
+        landmarks.append(distance2kps(centers, dequantize(out.landmarks[keep], q_landmarks) * out.stride))
         scores.append(all_scores[keep])
     if not scores:
         return Detections.empty()
-    return Detections(np.concatenate(boxes), np.concatenate(scores), np.concatenate(kps))
-
-
-def box_areas(boxes: np.ndarray) -> np.ndarray:
-    """Areas of xyxy boxes; degenerate boxes have area 0."""
-    return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every xyxy box in ``a`` (N, 4) with every box in ``b`` (M, 4): an (N, M) matrix."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = box_areas(a)[:, None] + box_areas(b)[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter, dtype=np.float64), where=union > 0)
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression; indices of the kept boxes, highest score first.
-
-    A box is suppressed when its IoU with a kept, higher-scoring box exceeds
-    ``iou_threshold``.
-    """
-    order = np.argsort(-scores, kind="stable")
-    areas = box_areas(boxes)
-    keep = []
-    while order.size:
-        i, rest = order[0], order[1:]
-        keep.append(i)
-        if rest.size == 0:
-            break
-        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
-        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
-        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
-        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
-        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
-        union = areas[i] + areas[rest] - inter
-        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    return Detections(np.concatenate(boxes), np.concatenate(scores), np.concatenate(landmarks))
 
 
 def postprocess(outputs: Sequence[StrideOutput], *, input_hw: tuple[int, int], scale: tuple[float, float],
@@ -172,12 +100,9 @@ def postprocess(outputs: Sequence[StrideOutput], *, input_hw: tuple[int, int], s
     faces = decode(outputs, input_hw, threshold)
     if len(faces) == 0:
         return faces
-    faces = faces[nms(faces.boxes, faces.scores, nms_threshold)]
+    faces = faces.with_nms(nms_threshold)
     sx, sy = scale
-    boxes = faces.boxes / np.array([sx, sy, sx, sy], dtype=np.float32)
-    width, height = image_size
-    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
-    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+    boxes = clip_boxes(faces.xyxy / np.array([sx, sy, sx, sy], dtype=np.float32), *image_size)
     landmarks = faces.landmarks / np.array([sx, sy], dtype=np.float32)
     faces = Detections(boxes, faces.scores, landmarks)
     if min_face_size > 0:

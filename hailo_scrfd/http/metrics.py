@@ -12,9 +12,9 @@ from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from . import __version__
-from .model import SCRFDModel
-from .thermal import soc_temperature_c
+from .. import __version__
+from ..runtime.model import SCRFDModel
+from ..system.thermal import soc_temperature_c
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 INFERENCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0)

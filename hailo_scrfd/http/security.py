@@ -7,8 +7,8 @@ import hmac
 import ipaddress
 from pathlib import Path
 
-from .config import SCRFDServiceConfig
-from .errors import ConfigError
+from ..system.config import SCRFDServiceConfig
+from ..errors import ConfigError
 
 
 class ApiKeys:

@@ -22,7 +22,9 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..options import DetectOptions
+from ..options import setting as _key
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,14 @@ MODEL_ENV = "HAILO_SCRFD_MODEL"
 # Where hailo-apps installs the Model Zoo HEFs for a Hailo-10H; the model of last resort.
 DEFAULT_HEF_PATH = Path("/usr/local/hailo/resources/models/hailo10h/scrfd_2.5g.hef")
 
-
-def _key(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
-         choices: tuple[Any, ...] | None = None) -> Any:
-    return field(default=default, metadata={"doc": doc, "min": min, "max": max, "choices": choices})
+# Keys that moved: old (section, key) -> new. Old files keep working, with a deprecation warning.
+MOVED_KEYS = {
+    ("performance", "inference_threads"): ("onnx", "threads"),
+    ("performance", "inference_concurrency"): ("onnx", "concurrency"),
+    ("performance", "inference_spinning"): ("onnx", "spinning"),
+    ("detection", "input_mode"): ("onnx", "input_mode"),
+    ("model", "input_size"): ("onnx", "input_size"),
+}
 
 
 @dataclass(frozen=True)
@@ -53,20 +59,13 @@ class ServerSection:
 @dataclass(frozen=True)
 class ModelSection:
     path: str = _key("", f"SCRFD model file (.onnx or .hef). Empty: use ${MODEL_ENV}.")
-    backend: str = _key("auto", "Inference backend: auto picks hailo for a .hef when a device is present, else onnx.",
+    backend: str = _key("auto", "Inference backend: auto picks hailo for a .hef file, else onnx.",
                         choices=("auto", "onnx", "hailo"))
-    input_size: int = _key(640, "Network input side in pixels, for models whose input shape is not fixed.",
-                           min=32, max=2048)
 
 
 @dataclass(frozen=True)
-class DetectionSection:
-    threshold: float = _key(0.5, "Default minimum face score.", min=0.0, max=1.0)
-    nms_threshold: float = _key(0.4, "Default IoU above which overlapping faces are merged.", min=0.0, max=1.0)
-    max_faces: int = _key(0, "Default cap on faces per image, keeping the largest; 0 means no cap.", min=0, max=10000)
-    min_face_size: float = _key(0.0, "Default minimum face box side, in original-image pixels.", min=0, max=100000)
-    input_mode: str = _key("fit", "fit: pad only to a multiple of 32 (faster; needs a backend that takes any size); "
-                           "fixed: the reference 640x640 top-left letterbox.", choices=("fit", "fixed"))
+class DetectionSection(DetectOptions):
+    """The request defaults: every key of :class:`~hailo_scrfd.options.DetectOptions`."""
 
 
 @dataclass(frozen=True)
@@ -81,16 +80,23 @@ class PerformanceSection:
                                min=1, max=256)
     max_queue_size: int = _key(32, "Inference jobs that may wait; beyond it requests get 503 with Retry-After.",
                                min=1, max=10000)
-    inference_threads: int = _key(0, "ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.",
-                                  min=0, max=256)
-    inference_concurrency: int = _key(2, "ONNX Runtime runs in flight at once on the one session; two keep a "
-                                      "2-core CPU busy between runs (+12% throughput, same latency).", min=1, max=16)
     inference_timeout_s: float = _key(10.0, "How long a request waits for its inference before a 503.",
                                       min=0.1, max=600)
     reduced_decode: bool = _key(True, "Decode large JPEGs for /v1/detect at the reduced size the model needs "
                                 "(DCT scaling); /v1/align always decodes in full.")
-    inference_spinning: bool = _key(False, "Let idle ONNX Runtime threads spin: lower latency on an idle "
-                                    "machine, but they take CPU from request decoding.")
+
+
+@dataclass(frozen=True)
+class OnnxSection:
+    input_size: int = _key(640, "Network input side in pixels, for models whose input shape is not fixed.",
+                           min=32, max=2048)
+    input_mode: str = _key("fit", "fit: pad only to a multiple of 32 (faster; needs a model that takes any size); "
+                           "fixed: the reference 640x640 top-left letterbox.", choices=("fit", "fixed"))
+    threads: int = _key(0, "ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.", min=0, max=256)
+    concurrency: int = _key(2, "ONNX Runtime runs in flight at once on the one session; two keep a "
+                            "2-core CPU busy between runs (+12% throughput, same latency).", min=1, max=16)
+    spinning: bool = _key(False, "Let idle ONNX Runtime threads spin: lower latency on an idle "
+                          "machine, but they take CPU from request decoding.")
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ class SCRFDServiceConfig:
     detection: DetectionSection = field(default_factory=DetectionSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
     performance: PerformanceSection = field(default_factory=PerformanceSection)
+    onnx: OnnxSection = field(default_factory=OnnxSection)
     hailo: HailoSection = field(default_factory=HailoSection)
     security: SecuritySection = field(default_factory=SecuritySection)
     url_fetch: UrlFetchSection = field(default_factory=UrlFetchSection)
@@ -157,6 +164,7 @@ class SCRFDServiceConfig:
         if not isinstance(data, Mapping):
             warn(f"config: top level must be a mapping, got {type(data).__name__}; using all defaults")
             data = {}
+        data = _migrate(data, warn)
         sections: dict[str, Any] = {}
         for sec_field in dataclasses.fields(cls):
             raw = data.get(sec_field.name, {})
@@ -185,7 +193,7 @@ class SCRFDServiceConfig:
         for name, value in dotted.items():
             if value is None:
                 continue
-            section, key = name.split("__", 1)
+            section, key = MOVED_KEYS.get(tuple(name.split("__", 1)), name.split("__", 1))
             cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **{key: value})})
         return cfg
 
@@ -218,6 +226,26 @@ def schema() -> list[tuple[str, str, dict[str, Any]]]:
         for f in dataclasses.fields(sec_field.default_factory):
             rows.append((sec_field.name, f.name, {"type": f.type, "default": f.default, **f.metadata}))
     return rows
+
+
+def _migrate(data: Mapping[str, Any], warn: Callable[[str], None]) -> dict[str, Any]:
+    """A copy of ``data`` with each moved key at its new place; the new key wins when both are set."""
+    data = {name: dict(sec) if isinstance(sec, Mapping) else sec for name, sec in data.items()}
+    for (old_section, old_key), (new_section, new_key) in MOVED_KEYS.items():
+        section = data.get(old_section)
+        if not isinstance(section, dict) or old_key not in section:
+            continue
+        value = section.pop(old_key)
+        target = data.get(new_section) or {}
+        if not isinstance(target, dict):
+            continue  # reported as a bad section by from_mapping
+        data[new_section] = target
+        if new_key in target:
+            warn(f"config: {old_section}.{old_key} is deprecated and ignored, since {new_section}.{new_key} is set")
+        else:
+            warn(f"config: {old_section}.{old_key} is deprecated; it is used as {new_section}.{new_key}")
+            target[new_key] = value
+    return data
 
 
 def resolve_config_path(path: str | os.PathLike | None) -> Path | None:

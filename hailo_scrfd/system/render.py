@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from .config import DEFAULT_CONFIG_PATH, DEFAULT_RENDERED_PATH, SCRFDServiceConfig, read_yaml
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def render_config(source: str | os.PathLike | None = None, target: str | os.PathLike | None = None) -> Path | None:

@@ -14,7 +14,7 @@ import numpy as np
 import simplejpeg
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageTooLarge, InvalidBase64, InvalidImage, MissingImage
+from ..errors import ImageTooLarge, InvalidBase64, InvalidImage, MissingImage
 
 _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+(?:;[\w=.+-]+)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")

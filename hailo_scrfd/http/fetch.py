@@ -15,7 +15,7 @@ import ssl
 import time
 import urllib.parse
 
-from .errors import FetchFailed, InvalidParameter, PayloadTooLarge
+from ..errors import FetchFailed, InvalidParameter, PayloadTooLarge
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -1,12 +1,15 @@
-"""Faces to response JSON, and back (for the client and tests)."""
+"""Faces and aligned crops as the response's JSON-ready objects."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import base64
+from typing import Any
 
 import numpy as np
 
-from .scrfd import Detections
+from ..options import AlignOptions
+from ..vision.align import encode_crop, estimate_transform, warp
+from ..vision.detections import Detections
 
 # SCRFD's keypoint order. "left" means the image's left, not the subject's.
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -24,21 +27,20 @@ def faces_to_json(faces: Detections) -> list[dict[str, Any]]:
     ]
 
 
-def faces_from_json(faces: Iterable[dict[str, Any]]) -> Detections:
-    """The inverse of :func:`faces_to_json` (up to its rounding)."""
-    faces = list(faces)
-    if not faces:
-        return Detections.empty()
-    xywh = np.array([f["bbox"] for f in faces], dtype=np.float32)
-    boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-    scores = np.array([f["score"] for f in faces], dtype=np.float32)
-    kps = np.array([[f["landmarks"][n] for n in LANDMARK_NAMES] for f in faces], dtype=np.float32)
-    return Detections(boxes, scores, kps)
+def aligned_crops(image: np.ndarray, faces: Detections, options: AlignOptions) -> list[dict[str, Any]]:
+    """Each face's ArcFace-aligned crop (base64, in ``options.format``) and its 2x3 transform."""
+    crops = []
+    for landmarks in faces.landmarks:
+        matrix = estimate_transform(landmarks, options.size)
+        crop = encode_crop(warp(image, matrix, options.size), options.format)
+        crops.append({
+            "image": base64.b64encode(crop).decode("ascii"),
+            "format": options.format,
+            "size": options.size,
+            "transform": [[round(float(v), 6) for v in row] for row in matrix],
+        })
+    return crops
 
 
 def round_timings(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in timings.items()}
-
-
-def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}

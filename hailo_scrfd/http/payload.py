@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Request
 
-from .errors import BadRequest, InvalidParameter, MalformedJSON, MissingImage, UnsupportedMediaType
+from ..errors import BadRequest, InvalidParameter, MalformedJSON, MissingImage, UnsupportedMediaType
 from .fetch import fetch_image
-from .imageio import decode_base64_image
+from ..vision.decode import decode_base64_image
 
 RAW_IMAGE_TYPES = frozenset({
     "image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/webp", "image/bmp", "image/x-ms-bmp",
@@ -21,7 +21,10 @@ SUPPORTED = "application/json, multipart/form-data, or a raw image (image/jpeg, 
 
 @dataclass(frozen=True)
 class Payload:
-    """The image bytes, plus parameters: ``typed`` from a JSON body, ``text`` from form fields and the query."""
+    """The image bytes, plus parameters: ``typed`` from a JSON body, ``text`` from form fields and the query.
+
+    A parameter may appear both in the query string and in the body; the body's value wins.
+    """
 
     image: bytes
     typed: dict[str, Any] = field(default_factory=dict)
@@ -40,13 +43,11 @@ def read_payload(request: Request, url_settings) -> Payload:
                 raise BadRequest("send either 'image' or 'url', not both")
             if not isinstance(url, str):
                 raise BadRequest(f"'url' must be a string, got {type(url).__name__}")
-            _no_overlap(query, body)
             return Payload(fetch_image(url, url_settings), typed=body, text=query)
         if image is None:
             raise MissingImage("the JSON body has no 'image' field (base64 or a data URI)")
         if not isinstance(image, str):
             raise BadRequest(f"'image' must be a base64 string, got {type(image).__name__}")
-        _no_overlap(query, body)
         return Payload(decode_base64_image(image), typed=body, text=query)
     if mimetype == "multipart/form-data":
         upload = request.files.get("image")
@@ -56,8 +57,7 @@ def read_payload(request: Request, url_settings) -> Payload:
         if extra_files:
             raise InvalidParameter(f"unexpected file field(s) {', '.join(map(repr, extra_files))}; send one 'image'")
         form = _single_values(request.form.to_dict(flat=False), "in the form")
-        _no_overlap(query, form)
-        return Payload(upload.read(), text={**query, **form})
+        return Payload(upload.read(), text={**query, **form})  # the body's value wins, as for JSON
     if mimetype in RAW_IMAGE_TYPES:
         data = _read_body(request)
         if not data:
@@ -101,8 +101,3 @@ def _single_values(multi: dict[str, list[str]], where: str) -> dict[str, str]:
             raise InvalidParameter(f"'{name}' is given more than once {where}")
     return {name: values[0] for name, values in multi.items()}
 
-
-def _no_overlap(query: dict[str, Any], body: dict[str, Any]) -> None:
-    twice = sorted(set(query) & set(body))
-    if twice:
-        raise InvalidParameter(f"{', '.join(map(repr, twice))} given both in the query string and the body")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -12,32 +11,19 @@ from typing import Callable
 
 import numpy as np
 
-from .backends import Backend, create_backend
-from .backends.faults import FaultInjector, FaultyBackend
-from .config import SCRFDServiceConfig
-from .errors import ModelLoadError, ModelNotReady
-from .preprocess import fit_letterbox, fixed_letterbox
-from .scrfd import Detections, postprocess
+from ..backends import Backend, InputSpec, create_backend
+from ..backends.faults import FaultInjector, FaultyBackend
+from ..system.config import SCRFDServiceConfig
+from ..errors import ModelLoadError, ModelNotReady
+from ..options import DetectOptions
+from ..vision.letterbox import fit_letterbox, fixed_letterbox
+from ..vision.detections import Detections
+from ..vision.scrfd import postprocess
 from .worker import InferenceWorker
 
 log = logging.getLogger(__name__)
 
 RECOVERY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
-
-
-@dataclass(frozen=True)
-class DetectOptions:
-    """Per-call detection knobs; defaults come from the config's ``detection`` section."""
-
-    threshold: float = 0.5
-    nms_threshold: float = 0.4
-    max_faces: int = 0
-    min_face_size: float = 0.0
-
-    @classmethod
-    def from_config(cls, detection) -> "DetectOptions":
-        """The defaults from a config's ``detection`` section."""
-        return cls(**{f.name: getattr(detection, f.name) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -174,6 +160,11 @@ class SCRFDModel:
     def backend(self) -> Backend | None:
         worker = self._worker
         return worker.backend if worker else None
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """The live backend's input; ModelNotReady when there is none."""
+        return self.ensure_ready().backend.input_spec
 
     @property
     def queue_depth(self) -> int:

@@ -17,8 +17,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
-from .backends import Backend
-from .errors import InferenceFailed, InferenceTimeout, ModelNotReady, QueueFull
+from ..backends import Backend
+from ..errors import InferenceFailed, InferenceTimeout, ModelNotReady, QueueFull
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,82 @@
+"""`hailo-scrfd detect` and `hailo-scrfd align`: the /v1/detect and /v1/align answers for image files."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from .common import EXIT_CONFIG, EXIT_FAILURE, CommandFailed, add_model_args, fail, load_config, loaded_model, \
+    setup_logging
+
+
+def register(sub) -> None:
+    p = sub.add_parser("detect", help="detect faces in image files and print the /v1/detect JSON, one line each")
+    add_model_args(p)
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--threshold", type=float)
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("align", help="write the ArcFace-aligned crop of every face in an image")
+    add_model_args(p)
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--size", type=int, default=112, help="crop size: a multiple of 112 or 128 (default 112)")
+    p.add_argument("--format", choices=("png", "jpeg"), default="png")
+    p.set_defaults(func=cmd_align)
+
+
+def _pipeline(model, config):
+    from ..pipeline import FacePipeline
+
+    # Files are decoded in full, as they always were here: a CLI run is not latency-bound.
+    return FacePipeline.from_config(model, config, reduced_decode=False)
+
+
+def _run(pipeline, path: str, options=None, align=None) -> dict:
+    """The response for one file; an unreadable file or a bad image is CommandFailed naming the file."""
+    from ..errors import ServiceError
+
+    try:
+        return pipeline.run(Path(path).read_bytes(), options, align)
+    except (OSError, ServiceError) as exc:
+        raise CommandFailed(f"{path}: {getattr(exc, 'message', None) or exc}", EXIT_FAILURE) from None
+
+
+def cmd_detect(args) -> int:
+    setup_logging("WARNING")
+    config = load_config(args)
+    status = 0
+    with loaded_model(config) as model:
+        pipeline = _pipeline(model, config)
+        options = None if args.threshold is None else replace(pipeline.defaults, threshold=args.threshold)
+        for path in args.images:
+            try:
+                response = _run(pipeline, path, options)
+            except CommandFailed as exc:
+                status = fail(str(exc), exc.code)
+                continue
+            print(json.dumps({"file": path, **response}), flush=True)
+    return status
+
+
+def cmd_align(args) -> int:
+    from ..options import AlignOptions
+    from ..vision.align import template_for_size
+
+    setup_logging("WARNING")
+    try:
+        template_for_size(args.size)
+    except ValueError as exc:
+        raise CommandFailed(str(exc), EXIT_CONFIG) from None
+    config = load_config(args)
+    with loaded_model(config) as model:
+        response = _run(_pipeline(model, config), args.image, align=AlignOptions(args.size, args.format))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = "png" if args.format == "png" else "jpg"
+    for i, face in enumerate(response["faces"]):
+        (out / f"face_{i}.{suffix}").write_bytes(base64.b64decode(face["aligned"]["image"]))
+    print(json.dumps({"file": args.image, "count": response["count"], "out": str(out)}))
+    return 0

@@ -1,0 +1,46 @@
+"""The per-request options, each declared once: type, default, range and a one-line doc.
+
+The config schema (:mod:`hailo_scrfd.system.config`), the request parser
+(:mod:`hailo_scrfd.http.params`) and the OpenAPI document all derive from these
+declarations (a test proves that the OpenAPI file agrees).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
+            choices: tuple[Any, ...] | None = None) -> Any:
+    """A dataclass field carrying its documentation and valid range."""
+    return field(default=default, metadata={"doc": doc, "min": min, "max": max, "choices": choices})
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Detection knobs of one request; the service's defaults come from the config's ``detection`` section."""
+
+    threshold: float = setting(0.5, "Minimum face score.", min=0.0, max=1.0)
+    nms_threshold: float = setting(0.4, "IoU above which overlapping faces are merged.", min=0.0, max=1.0)
+    max_faces: int = setting(0, "Cap on faces per image, keeping the largest; 0 means no cap.", min=0, max=10000)
+    min_face_size: float = setting(0.0, "Minimum face box side, in original-image pixels.", min=0, max=100000)
+
+    @classmethod
+    def from_config(cls, section: Any) -> "DetectOptions":
+        """The options named in ``section`` (the config's ``detection`` section, which extends this class)."""
+        return cls(**{f.name: getattr(section, f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    """How /v1/align returns each face's aligned crop."""
+
+    size: int = setting(112, "Crop side in pixels: a multiple of 112 or 128.", min=112, max=1024)
+    format: str = setting("png", "Crop encoding.", choices=("png", "jpeg"))
+
+
+def declarations(cls: type) -> dict[str, Mapping[str, Any]]:
+    """``{name: {"type", "default", "doc", "min", "max", "choices"}}`` for an options dataclass."""
+    return {f.name: {"type": f.type, "default": f.default, **f.metadata} for f in dataclasses.fields(cls)}

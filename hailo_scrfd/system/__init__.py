@@ -1,0 +1,1 @@
+"""The configuration schema and loading, render-config, systemd notify/watchdog, thermal and tuning."""

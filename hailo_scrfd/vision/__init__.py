@@ -1,0 +1,1 @@
+"""Pure numpy/OpenCV: image decoding, letterbox, SCRFD decode, `Detections`, alignment. No Flask, no config."""
