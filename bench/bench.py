@@ -19,7 +19,6 @@ import argparse
 import http.client
 import io
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,9 @@ from hailo_scrfd.system.config import SCRFDServiceConfig  # noqa: E402
 from hailo_scrfd.vision.decode import decode_image_reduced  # noqa: E402
 from hailo_scrfd.runtime.model import SCRFDModel  # noqa: E402
 from hailo_scrfd.vision.letterbox import fit_letterbox  # noqa: E402
-from bench.common import pct, timed  # noqa: E402
+from bench import report  # noqa: E402
+from bench.common import timed  # noqa: E402
+from bench.report import latencies  # noqa: E402
 from support.data import shared_dir  # noqa: E402
 from support.server import ServerProcess  # noqa: E402
 
@@ -122,10 +123,6 @@ def http_load(port: int, data: bytes, mime: str, clients: int, requests_per_clie
     return samples, clients * (requests_per_client + 1) / wall
 
 
-def latencies(samples: list[tuple[float, float | None]]) -> list[float]:
-    return [latency for latency, _ in samples]
-
-
 def engine_max_rate(backend, tensor, seconds: float) -> float:
     """Inferences per second with as many runs in flight as the backend allows (2 on ONNX Runtime)."""
     done = [0] * backend.max_in_flight
@@ -174,6 +171,54 @@ def reference_times(python: Path, model: Path, shared: Path, n: int) -> dict[str
     return {Path(k).name: v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
 
 
+def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n: int, quick: bool) -> dict:
+    """Engine and in-process pipeline on t1, as the server builds them (fit mode, reduced decode), and the
+    parts no serving code can avoid: each file's fastest decode and the engine on its input."""
+    t1 = photos["t1.jpg"]
+    model = SCRFDModel(SCRFDServiceConfig().override(model__path=str(model_path))).load()
+    backend = model.backend
+    pixels, original = decode_image_reduced(t1, max_pixels=10**9, long_side=640)
+    letterbox = fit_letterbox(pixels.shape[:2], backend.input_spec.hw)
+    tensor = backend.prepare(letterbox.apply(pixels))
+    engine = timed(lambda: backend.infer(tensor), n)
+    # The engine's own best: one run at a time, or as many in flight as the backend allows.
+    rate = max(1000.0 / statistics.median(engine), engine_max_rate(backend, tensor, 1.0 if quick else 5.0))
+
+    def pipeline():
+        p, o = decode_image_reduced(t1, max_pixels=10**9, long_side=640)
+        model.detect_faces(p, original_size=o)
+
+    in_process = timed(pipeline, n)
+    floor_n = max(3, n // 4)
+    files = [*photos.items(), ("12 MP", big)]
+    result = {"engine": engine, "engine_rate": rate, "in_process": in_process, "backend": backend.name,
+              "input_hw": letterbox.input_hw,
+              "decode_floor": {p: fastest_decode_ms(d, floor_n) for p, d in files},
+              "engine_at": {p: engine_ms_for(backend, d, floor_n) for p, d in files}}
+    model.close()
+    return result
+
+
+def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int, per_client: int) -> dict:
+    """Latency and throughput of a real server process, its RSS after the load and its start-up time."""
+    started = time.perf_counter()
+    server = ServerProcess(model_path)
+    try:
+        server.wait_ready()
+        startup_s = time.perf_counter() - started
+        port, t1 = server.port, photos["t1.jpg"]
+        levels = {c: http_load(port, t1, "image/jpeg", c, per_client if c > 1 else n) for c in (1, 4, 8)}
+        photo_http = {p: statistics.median(latencies(http_load(port, d, MIME[Path(p).suffix], 1, max(3, n // 3))[0]))
+                      for p, d in photos.items()}
+        big_http = statistics.median(latencies(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0]))
+        round_trip = statistics.median(latencies(http_load(port, b"", "", 1, n, path="/health")[0]))
+        rss = rss_mb(server.proc.pid)
+    finally:
+        server.stop()
+    return {"levels": levels, "photo_http": photo_http, "big_http": big_http, "round_trip": round_trip,
+            "rss": rss, "startup_s": startup_s}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(shared_dir()))
@@ -184,117 +229,12 @@ def main() -> int:
     shared = Path(args.shared)
     model_path = shared / "models" / args.model
     n = 8 if args.quick else 60
-    per_client = 4 if args.quick else 40
     photos = {p: (shared / "images" / p).read_bytes() for p in PHOTOS}
-    t1 = photos["t1.jpg"]
     big = twelve_megapixel_jpeg(shared)
-
-    # Engine and in-process pipeline, as the server builds them (fit mode, reduced decode).
-    model = SCRFDModel(SCRFDServiceConfig().override(model__path=str(model_path))).load()
-    backend = model.backend
-    pixels, original = decode_image_reduced(t1, max_pixels=10**9, long_side=640)
-    letterbox = fit_letterbox(pixels.shape[:2], backend.input_spec.hw)
-    tensor = backend.prepare(letterbox.apply(pixels))
-    engine = timed(lambda: backend.infer(tensor), n)
-    # The engine's own best: one run at a time, or as many in flight as the backend allows.
-    engine_rate = max(1000.0 / statistics.median(engine), engine_max_rate(backend, tensor, 1.0 if args.quick else 5.0))
-
-    def pipeline():
-        p, o = decode_image_reduced(t1, max_pixels=10**9, long_side=640)
-        model.detect_faces(p, original_size=o)
-
-    in_process = timed(pipeline, n)
-    # The parts no serving code can avoid: decoding each file (fastest decoder here) and the engine on its input.
-    floor_n = max(3, n // 4)
-    decode_floor = {p: fastest_decode_ms(d, floor_n) for p, d in [*photos.items(), ("12 MP", big)]}
-    engine_at = {p: engine_ms_for(backend, d, floor_n) for p, d in [*photos.items(), ("12 MP", big)]}
-    model.close()
-
-    started = time.perf_counter()
-    server = ServerProcess(model_path)
-    try:
-        server.wait_ready()
-        startup_s = time.perf_counter() - started
-        port = server.port
-        levels = {c: http_load(port, t1, "image/jpeg", c, per_client if c > 1 else n) for c in (1, 4, 8)}
-        photo_http = {p: statistics.median(latencies(http_load(port, d, MIME[Path(p).suffix], 1, max(3, n // 3))[0]))
-                      for p, d in photos.items()}
-        big_http = statistics.median(latencies(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0]))
-        round_trip = statistics.median(latencies(http_load(port, b"", "", 1, n, path="/health")[0]))
-        rss = rss_mb(server.proc.pid)
-    finally:
-        server.stop()
+    local = measure_in_process(model_path, photos, big, n, args.quick)
+    http = measure_http(model_path, photos, big, n, 4 if args.quick else 40)
     ref = reference_times(Path(args.reference_python), model_path, shared, max(5, n // 3))
-
-    c1 = statistics.median(latencies(levels[1][0]))
-    # Each request's own engine time, as the server measured it: no drift between separate runs.
-    overhead = statistics.median((lat - eng) / eng for lat, eng in levels[1][0])
-    in_h, in_w = letterbox.input_hw
-    print(f"hailo-scrfd benchmark  model={args.model}  backend={backend.name}  input {in_w}x{in_h} for t1.jpg  "
-          f"cores={os.cpu_count()}  {'QUICK MODE: numbers are indicative only' if args.quick else ''}")
-    print()
-    print(f"{'measure':44s}{'p50 ms':>9s}{'p95 ms':>9s}{'p99 ms':>9s}{'req/s':>9s}")
-    print(f"{'engine, backend.infer (t1 input)':44s}{statistics.median(engine):9.1f}{pct(engine, 95):9.1f}"
-          f"{pct(engine, 99):9.1f}{engine_rate:9.1f}")
-    print(f"{'in-process decode + detect_faces (t1)':44s}{statistics.median(in_process):9.1f}"
-          f"{pct(in_process, 95):9.1f}{pct(in_process, 99):9.1f}{1000 / statistics.median(in_process):9.1f}")
-    for c, (samples, rate) in levels.items():
-        lat = latencies(samples)
-        print(f"{f'HTTP /v1/detect t1.jpg, {c} client(s)':44s}{statistics.median(lat):9.1f}{pct(lat, 95):9.1f}"
-              f"{pct(lat, 99):9.1f}{rate:9.1f}")
-    print(f"{'HTTP /v1/detect 12 MP JPEG, 1 client':44s}{big_http:9.1f}")
-    print(f"{'HTTP GET /health round trip, 1 client':44s}{round_trip:9.2f}")
-    print("engine req/s: its maximum rate, one run at a time or as many in flight as the backend allows")
-    print()
-    print("reference: InsightFace SCRFD.detect() at 640x640, in-process, same ONNX file. file-to-faces = cv2.imread "
-          "+ detect(), which like the HTTP path must decode the file; strict = against detect() alone. floor = "
-          "(fastest decode of the file here + our engine on it) / ref file-to-faces: no server can do better")
-    print(f"{'photo':28s}{'HTTP p50':>9s}{'ref file':>9s}{'ref det':>9s}{'decode':>8s}{'engine':>8s}"
-          f"{'ratio':>7s}{'strict':>8s}{'floor':>7s}")
-    ratios, floors = [], []
-    for p in PHOTOS:
-        both, detect_only = ref[p] if ref else (None, None)
-        floor = (decode_floor[p] + engine_at[p]) / both if both else None
-        ratio = photo_http[p] / both if both else None
-        if ratio:
-            ratios.append(ratio)
-            floors.append(floor)
-
-        def cell(value, width, fmt=".2f"):
-            return f"{value:{width}{fmt}}" if value is not None else f"{'n/a':>{width}s}"
-
-        print(f"{p:28s}{photo_http[p]:9.1f}{cell(both, 9, '.1f')}{cell(detect_only, 9, '.1f')}"
-              f"{decode_floor[p]:8.1f}{engine_at[p]:8.1f}{cell(ratio, 7)}"
-              f"{cell(photo_http[p] / detect_only if detect_only else None, 8)}{cell(floor, 7)}")
-    print()
-    print(f"RSS of the serving process after the load: {rss:.0f} MB;  start-up to ready: {startup_s:.2f} s")
-    print()
-    targets = [
-        ("HTTP latency / reference file-to-faces, worst", max(ratios) if ratios else None, 0.8, "<=",
-         max(floors) if floors else None),
-        ("(HTTP - engine) / engine, t1.jpg", overhead, 0.10, "<=",
-         (decode_floor["t1.jpg"] + round_trip) / engine_at["t1.jpg"]),
-        ("throughput at 8 clients / engine max rate", levels[8][1] / engine_rate, 0.9, ">=", None),
-        ("12 MP JPEG / 1280-px JPEG, end to end", big_http / c1, 1.5, "<=",
-         (decode_floor["12 MP"] + engine_at["12 MP"]) / c1),
-        ("RSS of the serving process, MB", rss, 300, "<=", None),
-        ("start-up to ready, s", startup_s, 2.0, "<=", None),
-    ]
-    print(f"{'target':48s}{'value':>8s}{'target':>9s}{'floor':>8s}  result")
-    for name, value, target, op, floor in targets:
-        floor_cell = f"{floor:8.2f}" if floor is not None else f"{'':8s}"
-        if value is None:
-            print(f"{name:48s}{'n/a':>8s}{op + str(target):>9s}{floor_cell}  "
-                  "not measured: make bench-env installs the reference")
-            continue
-        ok = value <= target if op == "<=" else value >= target
-        beyond = floor is not None and floor > target
-        print(f"{name:48s}{value:8.2f}{op + str(target):>9s}{floor_cell}  "
-              f"{'met' if ok else 'NOT MET'}{' (the floor is past the target on this machine)' if beyond else ''}")
-    print()
-    print("floor: the best value this machine allows, from parts no serving code can remove. Worst photo: fastest "
-          "decode + engine. Overhead: t1's fastest decode plus the server's bare /health round trip. 12 MP: its "
-          "fastest decode + engine, with nothing else, against t1's whole request.")
+    report.print_all(args.model, args.quick, local, http, ref, PHOTOS)
     return 0
 
 

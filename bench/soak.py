@@ -48,6 +48,72 @@ def level(samples: list[int]) -> float:
     return statistics.median(samples)
 
 
+class Load:
+    """``clients`` keep-alive clients sending the MIX until stopped; outcomes are recorded only while
+    ``measuring``."""
+
+    def __init__(self, port: int, photos: dict[str, bytes], clients: int):
+        self.port, self.photos = port, photos
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.measuring = self.stopped = False
+        self.threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def stop(self) -> None:
+        self.measuring, self.stopped = False, True
+        for t in self.threads:
+            t.join(60)
+
+    def _send(self, conn, name: str, path: str) -> str | None:
+        """None when the request succeeded, else what went wrong."""
+        conn.request("POST", path, body=self.photos[name], headers={"Content-Type": MIME[Path(name).suffix]})
+        resp = conn.getresponse()
+        body = resp.read()
+        ok = resp.status == 200 and "faces" in json.loads(body)
+        return None if ok else f"{path} {name}: HTTP {resp.status} {body[:120]!r}"
+
+    def _client(self, index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        i = index
+        while not self.stopped:
+            name, path = MIX[i % len(MIX)]
+            i += 1
+            start = time.perf_counter()
+            try:
+                problem = self._send(conn, name, path)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                problem = f"{path} {name}: {type(exc).__name__}: {exc}"
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            elapsed = (time.perf_counter() - start) * 1000.0
+            if self.measuring:
+                with self.lock:
+                    (self.errors.append(problem) if problem else self.latencies.append(elapsed))
+
+
+def warm_up(pid: int) -> tuple[list[int], float, bool]:
+    """RSS samples (1/s) until the level settles (at least 20 s, at most 120 s): (history, seconds, settled)."""
+    started, history = time.monotonic(), []
+    while True:
+        time.sleep(1.0)
+        history.append(rss_kb(pid))
+        elapsed = time.monotonic() - started
+        settled = len(history) >= 20 and level(history[-10:]) <= level(history[-20:-10]) * 1.01
+        if (elapsed >= 20 and settled) or elapsed >= 120:
+            return history, elapsed, settled
+
+
+def sample_rss(pid: int, duration: float) -> tuple[list[int], float]:
+    started, samples = time.monotonic(), []
+    while time.monotonic() - started < duration:
+        time.sleep(1.0)
+        samples.append(rss_kb(pid))
+    return samples, time.monotonic() - started
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", default=str(shared_dir()))
@@ -56,74 +122,31 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--max-drift", type=float, default=0.05, help="allowed RSS growth after warm-up (0.05 = 5%%)")
     args = ap.parse_args()
-    duration = min(max(args.duration, 5.0), 3600.0)
     shared = Path(args.shared)
     photos = {name: (shared / "images" / name).read_bytes() for name, _ in MIX}
-
     server = ServerProcess(shared / "models" / args.model)
     try:
         server.wait_ready()
-        pid = server.proc.pid
-        lock = threading.Lock()
-        latencies: list[float] = []
-        errors: list[str] = []
-        phase = {"measuring": False, "stop": False}
-
-        def client(index: int) -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-            i = index
-            while not phase["stop"]:
-                name, path = MIX[i % len(MIX)]
-                i += 1
-                start = time.perf_counter()
-                try:
-                    conn.request("POST", path, body=photos[name], headers={"Content-Type": MIME[Path(name).suffix]})
-                    resp = conn.getresponse()
-                    body = resp.read()
-                    ok = resp.status == 200 and "faces" in json.loads(body)
-                    problem = None if ok else f"{path} {name}: HTTP {resp.status} {body[:120]!r}"
-                except (OSError, http.client.HTTPException, ValueError) as exc:
-                    problem = f"{path} {name}: {type(exc).__name__}: {exc}"
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-                elapsed = (time.perf_counter() - start) * 1000.0
-                if phase["measuring"]:
-                    with lock:
-                        if problem:
-                            errors.append(problem)
-                        else:
-                            latencies.append(elapsed)
-
-        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.clients)]
-        for t in threads:
-            t.start()
-        warm_started, history = time.monotonic(), []
-        while True:
-            time.sleep(1.0)
-            history.append(rss_kb(pid))
-            warmup = time.monotonic() - warm_started
-            settled = len(history) >= 20 and level(history[-10:]) <= level(history[-20:-10]) * 1.01
-            if (warmup >= 20 and settled) or warmup >= 120:
-                break
-        samples = []
-        phase["measuring"] = True
-        started = time.monotonic()
-        while time.monotonic() - started < duration:
-            time.sleep(1.0)
-            samples.append(rss_kb(pid))
-        phase["measuring"] = False
-        measured = time.monotonic() - started
-        phase["stop"] = True
-        for t in threads:
-            t.join(60)
+        load = Load(server.port, photos, args.clients)
+        history, warmup, settled = warm_up(server.proc.pid)
+        load.measuring = True
+        samples, measured = sample_rss(server.proc.pid, min(max(args.duration, 5.0), 3600.0))
+        load.stop()
     finally:
         code = server.stop()
+    drift = report(args, load, history, samples, warmup, measured, settled, code)
+    return 0 if not load.errors and settled and drift <= args.max_drift and code == 0 else 1
 
+
+def report(args, load: Load, history: list[int], samples: list[int], warmup: float, measured: float,
+           settled: bool, code: int) -> float:
+    """Print the soak's outcome; returns the RSS drift."""
     # The working set's high-water mark may already have been reached during the warm-up and then
     # dipped: measuring from a dip is what made this flaky. A leak still exceeds every earlier level.
     earlier = [level(history[i:i + 10]) for i in range(0, len(history) - 9, 10)] + [level(samples[:10])]
     baseline, final = max(earlier), level(samples[-10:])
     drift = (final - baseline) / baseline
+    latencies, errors = load.latencies, load.errors
     print(f"soak: {args.clients} clients, {measured:.0f} s measured after {warmup:.0f} s warm-up "
           f"({'memory settled' if settled else 'memory still growing at 120 s'}), model {args.model}")
     print(f"requests {len(latencies) + len(errors)}  errors {len(errors)}  throughput {len(latencies) / measured:.1f} "
@@ -138,7 +161,7 @@ def main() -> int:
     print(f"server exit status {code}")
     for problem in errors[:10]:
         print(f"  error: {problem}")
-    return 0 if not errors and settled and drift <= args.max_drift and code == 0 else 1
+    return drift
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelLoadError
-from ..system.config import HailoSection
+from ..system.sections import HailoSection
 from ..vision.scrfd import Quant, StrideOutput
 from .base import BOX_C, KPS_C, SCORE_C, Backend, InputSpec, canonical_outputs, check_model_file
 

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from ..errors import ModelLoadError
-from ..system.config import OnnxSection
+from ..system.sections import OnnxSection
 from ..vision.scrfd import StrideOutput
 from .base import Backend, InputSpec, canonical_outputs, check_model_file
 from .onnx_rewrite import make_dynamic, with_uint8_input
@@ -34,60 +34,70 @@ class OnnxBackend(Backend):
         """``section``: the config's ``onnx`` section (defaults when None); ONNX Runtime has no use for
         ``timeout_s`` (a run cannot be cancelled; the worker times the caller out instead)."""
         import onnx
-        import onnxruntime as ort
 
         check_model_file(model_path, (".onnx",))
         self.model_path = model_path
         section = section or OnnxSection()
-        dynamic, input_size = section.input_mode == "fit", section.input_size
+        self.max_in_flight = section.concurrency  # Run() is thread-safe: concurrent runs share the session
+        try:
+            model = onnx.load(model_path)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
+        self.input_spec = None
+        if section.input_mode == "fit":
+            self._try_dynamic(model, section)
+        if self.input_spec is None:
+            self._load_fixed(model, section)
+        self.name = f"onnxruntime:{self._session.get_providers()[0]}"
+        log.info("loaded %s on %s, input %dx%d%s", model_path, self.name, self.input_spec.width,
+                 self.input_spec.height, " (fit: any multiple of 32 up to that)" if self.input_spec.dynamic else "")
+
+    @staticmethod
+    def _new_session(proto, section: OnnxSection, dynamic: bool):
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         # Memory patterns are planned per input shape; with fit mode's many shapes they only cost memory.
         options.enable_mem_pattern = not dynamic
-        self.max_in_flight = section.concurrency  # Run() is thread-safe: concurrent runs share the session
         if section.threads:
             options.intra_op_num_threads = section.threads
         # Idle intra-op threads spin by default, burning the cores the HTTP threads need for decoding.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if section.spinning else "0")
-        providers = choose_providers(ort.get_available_providers())
+        proto = with_uint8_input(proto, INPUT_MEAN, INPUT_STD)
+        return ort.InferenceSession(proto.SerializeToString(), sess_options=options,
+                                    providers=choose_providers(ort.get_available_providers()))
+
+    def _try_dynamic(self, model, section: OnnxSection) -> None:
+        """Fit mode: the model rewritten to take any input size, checked at three shapes; on any failure,
+        a warning and ``input_spec`` left None for the fixed input."""
+        input_size = section.input_size
         try:
-            model = onnx.load(model_path)
+            dynamic_model, rewritten = make_dynamic(model)
+            self._use(self._new_session(dynamic_model, section, True), input_size, dynamic=True)
+            side, short = input_size, max(32, input_size * 3 // 4 // 32 * 32)
+            for hw in ((side, side), (short, side), (side, short)):  # must run, and map, at other shapes
+                self.infer(self.prepare(np.zeros((*hw, 3), np.uint8)))
+            log.info("%s accepts any input size up to %d (Resize nodes rewritten: %d)",
+                     self.model_path, input_size, rewritten)
         except Exception as exc:
-            raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
+            log.warning("%s cannot take other input sizes (%s): using the fixed %s input",
+                        self.model_path, _reason(exc), "x".join(map(str, _static_hw(model) or ("?", "?"))))
+            self.input_spec = None
 
-        def session(proto):
-            proto = with_uint8_input(proto, INPUT_MEAN, INPUT_STD)
-            return ort.InferenceSession(proto.SerializeToString(), sess_options=options, providers=providers)
-
-        self.input_spec = None
-        if dynamic:
-            try:
-                dynamic_model, rewritten = make_dynamic(model)
-                self._use(session(dynamic_model), input_size, dynamic=True)
-                side, short = input_size, max(32, input_size * 3 // 4 // 32 * 32)
-                for hw in ((side, side), (short, side), (side, short)):  # must run, and map, at other shapes
-                    self.infer(self.prepare(np.zeros((*hw, 3), np.uint8)))
-                log.info("%s accepts any input size up to %d (Resize nodes rewritten: %d)",
-                         model_path, input_size, rewritten)
-            except Exception as exc:
-                log.warning("%s cannot take other input sizes (%s): using the fixed %s input",
-                            model_path, _reason(exc), "x".join(map(str, _static_hw(model) or ("?", "?"))))
-                self.input_spec = None
-        if self.input_spec is None:
-            try:
-                self._use(session(model), input_size, dynamic=False)
-            except ValueError as exc:
-                raise ModelLoadError(f"{model_path} is not an SCRFD model: {exc}") from None
-            except Exception as exc:
-                raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
-            try:
-                self.infer(self.prepare(np.zeros((*self.input_spec.hw, 3), np.uint8)))
-            except (ValueError, RuntimeError) as exc:
-                raise ModelLoadError(f"{model_path} is not a usable SCRFD model: {exc}") from None
-        self.name = f"onnxruntime:{self._session.get_providers()[0]}"
-        log.info("loaded %s on %s, input %dx%d%s", model_path, self.name, self.input_spec.width,
-                 self.input_spec.height, " (fit: any multiple of 32 up to that)" if self.input_spec.dynamic else "")
+    def _load_fixed(self, model, section: OnnxSection) -> None:
+        path = self.model_path
+        try:
+            self._use(self._new_session(model, section, False), section.input_size, dynamic=False)
+        except ValueError as exc:
+            raise ModelLoadError(f"{path} is not an SCRFD model: {exc}") from None
+        except Exception as exc:
+            raise ModelLoadError(f"cannot load ONNX model {path}: {_reason(exc)}") from None
+        try:
+            self.infer(self.prepare(np.zeros((*self.input_spec.hw, 3), np.uint8)))
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"{path} is not a usable SCRFD model: {exc}") from None
 
     def _use(self, session, input_size: int, dynamic: bool) -> None:
         inputs = session.get_inputs()

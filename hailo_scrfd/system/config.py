@@ -1,6 +1,6 @@
 """`SCRFDServiceConfig`: the one configuration schema, its defaults, YAML loading and validation.
 
-Every key is declared once, with its type, default, range and a one-line doc. The
+Every key is declared once, in :mod:`.sections`, with its type, default, range and doc. The
 service, ``scripts/render_config.py`` and the documented YAML all derive from it.
 
 The rule for bad values (from the seed): a value of the wrong type or out of range
@@ -23,15 +23,16 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from ..errors import ConfigError
-from ..options import DetectOptions
-from ..options import setting as _key
+from .sections import (MODEL_ENV, DebugSection, DetectionSection, HailoSection, LimitsSection, LoggingSection,
+                       ModelSection, OnnxSection, PerformanceSection, SecuritySection, ServerSection,
+                       UrlFetchSection)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("/etc/hailo/hailo-scrfd.yaml")
 DEFAULT_RENDERED_PATH = Path("/etc/xdg/hailo-scrfd/hailo-scrfd.json")
 CONFIG_ENV = "HAILO_SCRFD_CONFIG"
-MODEL_ENV = "HAILO_SCRFD_MODEL"
+
 # Where hailo-apps installs the Model Zoo HEFs for a Hailo-10H; the model of last resort.
 DEFAULT_HEF_PATH = Path("/usr/local/hailo/resources/models/hailo10h/scrfd_2.5g.hef")
 
@@ -43,101 +44,6 @@ MOVED_KEYS = {
     ("detection", "input_mode"): ("onnx", "input_mode"),
     ("model", "input_size"): ("onnx", "input_size"),
 }
-
-
-@dataclass(frozen=True)
-class ServerSection:
-    host: str = _key("127.0.0.1", "Address to bind; keep loopback unless a proxy or API key protects it.")
-    port: int = _key(5001, "TCP port to listen on.", min=1, max=65535)
-    max_body_mb: float = _key(20.0, "Largest accepted request body, in MiB; larger bodies get 413.", min=0.01, max=1024)
-    shutdown_timeout_s: float = _key(10.0, "On SIGTERM, how long in-flight requests may take to finish.",
-                                     min=0, max=300)
-    watchdog_grace_s: float = _key(60.0, "Under systemd, how long in-process recovery may try before the watchdog "
-                                   "pings stop and systemd restarts the service.", min=0, max=3600)
-
-
-@dataclass(frozen=True)
-class ModelSection:
-    path: str = _key("", f"SCRFD model file (.onnx or .hef). Empty: use ${MODEL_ENV}.")
-    backend: str = _key("auto", "Inference backend: auto picks hailo for a .hef file, else onnx.",
-                        choices=("auto", "onnx", "hailo"))
-
-
-@dataclass(frozen=True)
-class DetectionSection(DetectOptions):
-    """The request defaults: every key of :class:`~hailo_scrfd.options.DetectOptions`."""
-
-
-@dataclass(frozen=True)
-class LimitsSection:
-    max_image_pixels: int = _key(40_000_000, "Largest accepted image, width x height, checked before decoding.",
-                                 min=1, max=178_956_970)  # Pillow's hard limit
-
-
-@dataclass(frozen=True)
-class PerformanceSection:
-    worker_threads: int = _key(8, "HTTP worker threads: they decode, pre- and post-process in parallel.",
-                               min=1, max=256)
-    max_queue_size: int = _key(32, "Inference jobs that may wait; beyond it requests get 503 with Retry-After.",
-                               min=1, max=10000)
-    inference_timeout_s: float = _key(10.0, "How long a request waits for its inference before a 503.",
-                                      min=0.1, max=600)
-    reduced_decode: bool = _key(True, "Decode large JPEGs for /v1/detect at the reduced size the model needs "
-                                "(DCT scaling); /v1/align always decodes in full.")
-
-
-@dataclass(frozen=True)
-class OnnxSection:
-    input_size: int = _key(640, "Network input side in pixels, for models whose input shape is not fixed.",
-                           min=32, max=2048)
-    input_mode: str = _key("fit", "fit: pad only to a multiple of 32 (faster; needs a model that takes any size); "
-                           "fixed: the reference 640x640 top-left letterbox.", choices=("fit", "fixed"))
-    threads: int = _key(0, "ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.", min=0, max=256)
-    concurrency: int = _key(2, "ONNX Runtime runs in flight at once on the one session; two keep a "
-                            "2-core CPU busy between runs (+12% throughput, same latency).", min=1, max=16)
-    spinning: bool = _key(False, "Let idle ONNX Runtime threads spin: lower latency on an idle "
-                          "machine, but they take CPU from request decoding.")
-
-
-@dataclass(frozen=True)
-class HailoSection:
-    group_id: str = _key("SHARED", "HailoRT scheduler group: processes with the same group share one device.")
-    batch_size: int = _key(1, "Frames per NPU batch (the scheduler's burst size).", min=1, max=16)
-    max_in_flight: int = _key(4, "Inference jobs kept on the NPU at once (capped by HailoRT's async queue size).",
-                              min=1, max=16)
-    output_format: str = _key("quantized", "Output tensors from HailoRT: quantized (the HEF's uint8 or uint16, "
-                              "dequantized here, only the rows needed) or float32 (dequantized by HailoRT).",
-                              choices=("quantized", "float32"))
-
-
-@dataclass(frozen=True)
-class SecuritySection:
-    api_keys: tuple[str, ...] = _key((), "API keys; when any is set, requests need one (Bearer or X-API-Key).")
-    api_keys_file: str = _key("", "A file of API keys, one per line (# comments), added to api_keys.")
-    health_public: bool = _key(True, "With keys set, GET /health still answers without one.")
-    metrics_public: bool = _key(False, "With keys set, GET /metrics answers without one.")
-
-
-@dataclass(frozen=True)
-class UrlFetchSection:
-    enabled: bool = _key(False, "Accept {\"url\": ...} instead of an image; off unless set.")
-    allowed_schemes: tuple[str, ...] = _key(("https",), "URL schemes that may be fetched (http, https).")
-    allowed_hosts: tuple[str, ...] = _key((), "Hosts that may be fetched: exact names, or *.example.org.")
-    allow_private_addresses: bool = _key(False, "Allow hosts that resolve to private, loopback or link-local "
-                                         "addresses (SSRF risk: only for trusted internal hosts).")
-    timeout_s: float = _key(5.0, "Deadline for one fetch.", min=0.1, max=60)
-    max_mb: float = _key(20.0, "Largest image fetched, in MiB.", min=0.01, max=1024)
-
-
-@dataclass(frozen=True)
-class DebugSection:
-    fault_injection: bool = _key(False, "Test hook: POST /debug/faults makes the backend fail or hang. Never in "
-                                 "production.")
-
-
-@dataclass(frozen=True)
-class LoggingSection:
-    level: str = _key("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
 @dataclass(frozen=True)
@@ -217,15 +123,6 @@ class SCRFDServiceConfig:
         if self.model.path or os.environ.get(MODEL_ENV):
             return self.model.path or os.environ[MODEL_ENV]
         return str(DEFAULT_HEF_PATH) if DEFAULT_HEF_PATH.is_file() else None
-
-
-def schema() -> list[tuple[str, str, dict[str, Any]]]:
-    """Every key as ``(section, key, info)`` with info holding type, default, min, max, choices and doc."""
-    rows = []
-    for sec_field in dataclasses.fields(SCRFDServiceConfig):
-        for f in dataclasses.fields(sec_field.default_factory):
-            rows.append((sec_field.name, f.name, {"type": f.type, "default": f.default, **f.metadata}))
-    return rows
 
 
 def _migrate(data: Mapping[str, Any], warn: Callable[[str], None]) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""The benchmark's tables: measures, per-photo ratios against the reference, and targets with their floors."""
+
+from __future__ import annotations
+
+import os
+import statistics
+
+from bench.common import pct
+
+
+def latencies(samples: list[tuple[float, float | None]]) -> list[float]:
+    return [latency for latency, _ in samples]
+
+
+def print_all(model: str, quick: bool, local: dict, http: dict, ref: dict | None, photos: list[str]) -> None:
+    in_h, in_w = local["input_hw"]
+    print(f"hailo-scrfd benchmark  model={model}  backend={local['backend']}  input {in_w}x{in_h} for t1.jpg  "
+          f"cores={os.cpu_count()}  {'QUICK MODE: numbers are indicative only' if quick else ''}")
+    print()
+    print_measures(local, http)
+    print()
+    ratios, floors = print_photos(local, http, ref, photos)
+    print()
+    print(f"RSS of the serving process after the load: {http['rss']:.0f} MB;  "
+          f"start-up to ready: {http['startup_s']:.2f} s")
+    print()
+    print_targets(local, http, ratios, floors)
+
+
+def print_measures(local: dict, http: dict) -> None:
+    engine, in_process = local["engine"], local["in_process"]
+    print(f"{'measure':44s}{'p50 ms':>9s}{'p95 ms':>9s}{'p99 ms':>9s}{'req/s':>9s}")
+    print(f"{'engine, backend.infer (t1 input)':44s}{statistics.median(engine):9.1f}{pct(engine, 95):9.1f}"
+          f"{pct(engine, 99):9.1f}{local['engine_rate']:9.1f}")
+    print(f"{'in-process decode + detect_faces (t1)':44s}{statistics.median(in_process):9.1f}"
+          f"{pct(in_process, 95):9.1f}{pct(in_process, 99):9.1f}{1000 / statistics.median(in_process):9.1f}")
+    for c, (samples, rate) in http["levels"].items():
+        lat = latencies(samples)
+        print(f"{f'HTTP /v1/detect t1.jpg, {c} client(s)':44s}{statistics.median(lat):9.1f}{pct(lat, 95):9.1f}"
+              f"{pct(lat, 99):9.1f}{rate:9.1f}")
+    print(f"{'HTTP /v1/detect 12 MP JPEG, 1 client':44s}{http['big_http']:9.1f}")
+    print(f"{'HTTP GET /health round trip, 1 client':44s}{http['round_trip']:9.2f}")
+    print("engine req/s: its maximum rate, one run at a time or as many in flight as the backend allows")
+
+
+def _cell(value, width, fmt=".2f") -> str:
+    return f"{value:{width}{fmt}}" if value is not None else f"{'n/a':>{width}s}"
+
+
+def print_photos(local: dict, http: dict, ref: dict | None, photos: list[str]) -> tuple[list[float], list[float]]:
+    """One row per photo; returns the ratios and floors of the photos the reference measured."""
+    print("reference: InsightFace SCRFD.detect() at 640x640, in-process, same ONNX file. file-to-faces = cv2.imread "
+          "+ detect(), which like the HTTP path must decode the file; strict = against detect() alone. floor = "
+          "(fastest decode of the file here + our engine on it) / ref file-to-faces: no server can do better")
+    print(f"{'photo':28s}{'HTTP p50':>9s}{'ref file':>9s}{'ref det':>9s}{'decode':>8s}{'engine':>8s}"
+          f"{'ratio':>7s}{'strict':>8s}{'floor':>7s}")
+    ratios, floors = [], []
+    decode_floor, engine_at, photo_http = local["decode_floor"], local["engine_at"], http["photo_http"]
+    for p in photos:
+        both, detect_only = ref[p] if ref else (None, None)
+        floor = (decode_floor[p] + engine_at[p]) / both if both else None
+        ratio = photo_http[p] / both if both else None
+        if ratio:
+            ratios.append(ratio)
+            floors.append(floor)
+        print(f"{p:28s}{photo_http[p]:9.1f}{_cell(both, 9, '.1f')}{_cell(detect_only, 9, '.1f')}"
+              f"{decode_floor[p]:8.1f}{engine_at[p]:8.1f}{_cell(ratio, 7)}"
+              f"{_cell(photo_http[p] / detect_only if detect_only else None, 8)}{_cell(floor, 7)}")
+    return ratios, floors
+
+
+def print_targets(local: dict, http: dict, ratios: list[float], floors: list[float]) -> None:
+    levels, decode_floor, engine_at = http["levels"], local["decode_floor"], local["engine_at"]
+    c1 = statistics.median(latencies(levels[1][0]))
+    # Each request's own engine time, as the server measured it: no drift between separate runs.
+    overhead = statistics.median((lat - eng) / eng for lat, eng in levels[1][0])
+    targets = [
+        ("HTTP latency / reference file-to-faces, worst", max(ratios) if ratios else None, 0.8, "<=",
+         max(floors) if floors else None),
+        ("(HTTP - engine) / engine, t1.jpg", overhead, 0.10, "<=",
+         (decode_floor["t1.jpg"] + http["round_trip"]) / engine_at["t1.jpg"]),
+        ("throughput at 8 clients / engine max rate", levels[8][1] / local["engine_rate"], 0.9, ">=", None),
+        ("12 MP JPEG / 1280-px JPEG, end to end", http["big_http"] / c1, 1.5, "<=",
+         (decode_floor["12 MP"] + engine_at["12 MP"]) / c1),
+        ("RSS of the serving process, MB", http["rss"], 300, "<=", None),
+        ("start-up to ready, s", http["startup_s"], 2.0, "<=", None),
+    ]
+    print(f"{'target':48s}{'value':>8s}{'target':>9s}{'floor':>8s}  result")
+    for name, value, target, op, floor in targets:
+        floor_cell = f"{floor:8.2f}" if floor is not None else f"{'':8s}"
+        if value is None:
+            print(f"{name:48s}{'n/a':>8s}{op + str(target):>9s}{floor_cell}  "
+                  "not measured: make bench-env installs the reference")
+            continue
+        ok = value <= target if op == "<=" else value >= target
+        beyond = floor is not None and floor > target
+        print(f"{name:48s}{value:8.2f}{op + str(target):>9s}{floor_cell}  "
+              f"{'met' if ok else 'NOT MET'}{' (the floor is past the target on this machine)' if beyond else ''}")
+    print()
+    print("floor: the best value this machine allows, from parts no serving code can remove. Worst photo: fastest "
+          "decode + engine. Overhead: t1's fastest decode plus the server's bare /health round trip. 12 MP: its "
+          "fastest decode + engine, with nothing else, against t1's whole request.")
