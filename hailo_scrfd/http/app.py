@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from ..runtime.model import SCRFDModel
 from ..system.config import SCRFDServiceConfig
 from . import errors, ops, routes
 from .metrics import Metrics
+from .openapi import served_document
 from .security import ApiKeys, presented_key
 
 SECURITY_HEADERS = {
@@ -33,6 +35,7 @@ class Service:
     pipeline: FacePipeline
     metrics: Metrics
     keys: ApiKeys
+    openapi: bytes = b""  # the served OpenAPI document, fitted to the config once
     started: float = field(default_factory=time.monotonic)
 
 
@@ -42,7 +45,8 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.json.sort_keys = False
     app.json.compact = True
     keys = ApiKeys.from_config(config)
-    service = Service(config, model, FacePipeline.from_config(model, config), Metrics(model), keys)
+    service = Service(config, model, FacePipeline.from_config(model, config), Metrics(model), keys,
+                      json.dumps(served_document(config)).encode())
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from importlib.resources import files
-
 from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -16,7 +14,6 @@ from .routes import service
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
-_OPENAPI = files(__package__).joinpath("openapi.json").read_bytes()
 
 
 @bp.get("/health")
@@ -45,7 +42,7 @@ def metrics():
 
 @bp.get("/openapi.json")
 def openapi():
-    return Response(_OPENAPI, content_type="application/json")
+    return Response(service().openapi, content_type="application/json")
 
 
 def register_debug_routes(app) -> None:

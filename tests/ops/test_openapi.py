@@ -14,6 +14,7 @@ from PIL import Image
 from referencing import Registry, Resource
 
 from hailo_scrfd.http.app import create_app
+from hailo_scrfd.http.openapi import served_document
 from hailo_scrfd.http.params import PARAM_ALIASES
 from hailo_scrfd.options import AlignOptions, DetectOptions, declarations
 from hailo_scrfd.system.config import SCRFDServiceConfig
@@ -55,9 +56,13 @@ def test_document_is_valid_openapi_31():
     assert SPEC["openapi"].startswith("3.1")
 
 
-def test_document_is_served(client):
+def test_document_is_served_fitted_to_the_config(client, model):
     resp = client.get("/openapi.json")
-    assert resp.status_code == 200 and resp.get_json() == SPEC
+    assert resp.status_code == 200 and resp.get_json() == served_document(model.config)
+    body = resp.get_json()["paths"]["/v1/detect"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "url" not in body["properties"] and body["required"] == ["image"]  # url_fetch is off by default
+    enabled = create_app(model.config.override(url_fetch__enabled=True), model).test_client()
+    assert enabled.get("/openapi.json").get_json() == SPEC
 
 
 def test_every_route_is_documented_and_every_path_is_routed(client):
@@ -115,8 +120,9 @@ def test_api_spec_md_agrees():
 @pytest.mark.parametrize("path, option_classes", [("/v1/detect", (DetectOptions,)),
                                                    ("/v1/align", (DetectOptions, AlignOptions))])
 def test_parameters_agree_with_their_one_declaration(path, option_classes):
-    """Every declared option appears as a query parameter, a JSON field and a form field, with the declared
-    type, range, choices and default; and nothing undeclared does."""
+    """Every declared option appears as a query parameter, a JSON field and a form field (sent as text, but
+    typed in the schema, as OpenAPI serialises form fields), with the declared type, range, choices and
+    default; and nothing undeclared does."""
     op = SPEC["paths"][path]["post"]
     query = {p["name"]: p for p in op["parameters"]}
     json_props = op["requestBody"]["content"]["application/json"]["schema"]["properties"]
@@ -127,11 +133,11 @@ def test_parameters_agree_with_their_one_declaration(path, option_classes):
     json_type = {"int": "integer", "float": "number", "str": "string"}
     for name, info in declared.items():
         for schema, description in ((query[name]["schema"], query[name]["description"]),
-                                    (json_props[name], json_props[name]["description"])):
+                                    (json_props[name], json_props[name]["description"]),
+                                    (form_props[name], form_props[name]["description"])):
             assert schema["type"] == json_type[info["type"]], name
             assert (schema.get("minimum"), schema.get("maximum")) == (info["min"], info["max"]), name
             if info["choices"]:
                 assert set(schema["enum"]) - set(PARAM_ALIASES) == set(info["choices"]), name
             default = f"{info['default']:g}" if isinstance(info["default"], (int, float)) else info["default"]
             assert re.search(rf"default[^)]*\b{re.escape(default)}\)", description), (name, description)
-        assert form_props[name]["type"] == "string"  # form fields are text, parsed like the query string
