@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="YAML file (default /etc/hailo/hailo-scrfd.yaml)")
     p.add_argument("--output", help="JSON file (default /etc/xdg/hailo-scrfd/hailo-scrfd.json); - for stdout")
     p.set_defaults(func=cmd_render_config)
+
+    from . import cli_models, cli_upstream
+    cli_models.register(sub)
+    cli_upstream.register(sub)
     return parser
 
 

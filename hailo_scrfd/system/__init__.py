@@ -1,0 +1,1 @@
+"""System layer: configuration, systemd integration, thermal, tuning and the model cache/downloader."""
