@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     model_args(p)
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 5001)")
+    p.add_argument("--instance", type=int, help="instance N of several: port server.port+N, threads from affinity")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("check", help="self-test: load the model, run one inference, report timings and temperature")
@@ -88,7 +89,20 @@ def _load(args, **overrides):
 
     config = SCRFDServiceConfig.load(args.config).override(
         model__path=args.model, model__backend=args.backend, **overrides)
+    if getattr(args, "instance", None) is not None:
+        config = _instance(config, args.instance)
     return config, SCRFDModel(config).load()
+
+
+def _instance(config, instance: int):
+    from .errors import ConfigError
+    from .system.instances import instance_overrides
+
+    try:
+        return config.override(**instance_overrides(config.server.port, config.performance.inference_threads,
+                                                     instance))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def cmd_serve(args) -> int:
