@@ -1,5 +1,6 @@
 # Two commands matter on a fresh clone:
-#   make serve MODEL=/path/to/scrfd_2.5g_bnkps.onnx   set up .venv and serve on http://127.0.0.1:5001
+#   make serve        set up .venv, pull the default model (scrfd_2.5g) if needed, serve on http://127.0.0.1:5001
+#                     (MODEL=/path/to/model.onnx or MODEL=scrfd_10g picks another)
 #   make test                                       set up .venv and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,9 +18,13 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# MODEL is a file, or a known model name (hailo-scrfd models list), pulled into the cache first if needed.
 serve: venv
-	@test -n "$(MODEL)" || { echo "give the model: make serve MODEL=/path/to/scrfd_2.5g_bnkps.onnx"; exit 2; }
-	$(VENV)/bin/hailo-scrfd serve --model "$(MODEL)" $(SERVE_ARGS)
+	@model="$(or $(MODEL),scrfd_2.5g)"; \
+	case "$$model" in */*|*.onnx|*.hef) ;; \
+	  *) model=$$($(VENV)/bin/hailo-scrfd models pull "$$model") || exit $$?;; esac; \
+	echo "serving $$model"; \
+	exec $(VENV)/bin/hailo-scrfd serve --model "$$model" $(SERVE_ARGS)
 
 test: venv
 	$(VENV)/bin/ruff check hailo_scrfd tests bench scripts support

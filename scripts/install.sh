@@ -23,6 +23,9 @@ echo "installing hailo-scrfd into ${DESTDIR:-/}${PREFIX#/}"
 install -d "$(at "$PREFIX/share")"
 install -m 0644 "$SRC/README.md" "$SRC/API_SPEC.md" "$SRC/TROUBLESHOOTING.md" "$(at "$PREFIX/share")/"
 install -D -m 0644 "$SRC/systemd/hailo-scrfd.service" "$(at /etc/systemd/system/hailo-scrfd.service)"
+# Several instances behind nginx: hailo-scrfd@N on port 5001+N (deploy/nginx/hailo-scrfd.conf).
+install -D -m 0644 "$SRC/systemd/hailo-scrfd@.service" "$(at /etc/systemd/system/hailo-scrfd@.service)"
+install -D -m 0644 "$SRC/deploy/nginx/hailo-scrfd.conf" "$(at "$PREFIX/share/nginx/hailo-scrfd.conf")"
 install -D -m 0644 "$SRC/systemd/hailo-scrfd.sysusers" "$(at /usr/lib/sysusers.d/hailo-scrfd.conf)"
 
 config=$(at /etc/hailo/hailo-scrfd.yaml)
@@ -51,5 +54,6 @@ if [ -e /dev/hailo0 ]; then
 fi
 systemctl daemon-reload
 systemctl enable hailo-scrfd.service
-echo "installed. Set model.path in /etc/hailo/hailo-scrfd.yaml, then:"
+echo "installed. Set model.path in /etc/hailo/hailo-scrfd.yaml (a file, or a name such as scrfd_2.5g pulled with"
+echo "  $PREFIX/venv/bin/hailo-scrfd models pull scrfd_2.5g --dir /var/lib/hailo-scrfd/models), then:"
 echo "  systemctl start hailo-scrfd && $PREFIX/venv/bin/hailo-scrfd check --config /etc/hailo/hailo-scrfd.yaml"

@@ -14,6 +14,7 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 5001)")
+    p.add_argument("--instance", type=int, help="instance N of several: port server.port+N, threads from affinity")
     p.set_defaults(func=cmd_serve)
 
 
@@ -46,12 +47,25 @@ def _start(args):
     model = None
     try:
         config = load_config(args, server__host=args.host, server__port=args.port)
+        if args.instance is not None:
+            config = _instance(config, args.instance)
         model = SCRFDModel(config).load()
         return config, model, create_app(config, model)
     except (ConfigError, ModelLoadError) as exc:
         if model is not None:
             model.close()
         raise CommandFailed(str(exc), EXIT_CONFIG) from None
+
+
+def _instance(config, instance: int):
+    """The config of instance ``instance`` of several sharing one file (hailo-scrfd@N.service)."""
+    from ..errors import ConfigError
+    from ..system.instances import instance_overrides
+
+    try:
+        return config.override(**instance_overrides(config.server.port, config.onnx.threads, instance))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _warn_exposure(config, app) -> None:

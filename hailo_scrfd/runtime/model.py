@@ -16,6 +16,7 @@ from ..backends.faults import FaultInjector, FaultyBackend
 from ..system.config import SCRFDServiceConfig
 from ..errors import ModelLoadError, ModelNotReady
 from ..options import DetectOptions
+from ..system.models import resolve_model
 from ..vision.letterbox import fit_letterbox, fixed_letterbox
 from ..vision.detections import Detections
 from ..vision.scrfd import postprocess
@@ -65,6 +66,8 @@ class SCRFDModel:
             if self._worker is not None:
                 return self
             try:
+                self.path = resolve_model(self.path) if self.path else self.path
+                self.name = Path(self.path).stem if self.path else ""
                 self._worker = self._start_worker()
             except ModelLoadError as exc:
                 self.state, self.reason = "error", str(exc)

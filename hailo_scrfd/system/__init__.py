@@ -1,1 +1,1 @@
-"""The configuration schema and loading, render-config, systemd notify/watchdog, thermal and tuning."""
+"""System layer: configuration, systemd integration, thermal, tuning, and the model cache and downloader."""

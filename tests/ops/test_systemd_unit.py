@@ -106,3 +106,39 @@ def test_sysusers_creates_the_service_user(staged):
     assert proc.returncode == 0, proc.stderr
     passwd = (staged / "etc" / "passwd").read_text()
     assert re.search(r"^hailo-scrfd:x:\d+:\d+:.*:/usr/sbin/nologin$", passwd, re.M)
+
+
+# -- the template unit for several instances behind nginx (hailo-scrfd@N) ---------------------------------------
+
+TEMPLATE = ROOT / "systemd" / "hailo-scrfd@.service"
+TEMPLATE_ONLY = {"Description", "ExecStart", "SyslogIdentifier", "StateDirectory", "StateDirectoryMode"}
+
+
+def test_template_has_the_same_hardening_as_the_unit():
+    unit, template = unit_directives(UNIT.read_text()), unit_directives(TEMPLATE.read_text())
+    assert {k: v for k, v in template.items() if k not in TEMPLATE_ONLY} == \
+        {k: v for k, v in unit.items() if k not in TEMPLATE_ONLY}
+    assert template["ExecStart"] == [unit["ExecStart"][0] + " --instance %i"]
+    assert template["StateDirectory"] == ["hailo-scrfd"]
+
+
+def test_template_instance_verifies_without_a_warning(systemd_analyze, staged, tmp_path):
+    unit = tmp_path / "hailo-scrfd@1.service"
+    unit.write_text(TEMPLATE.read_text().replace("/opt/hailo-scrfd", str(staged / "opt" / "hailo-scrfd")))
+    proc = subprocess.run([systemd_analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "" and proc.stderr.strip() == "", proc.stderr
+
+
+def test_template_security_exposure_at_most_2(systemd_analyze, tmp_path):
+    unit = tmp_path / "hailo-scrfd@1.service"
+    unit.write_text(TEMPLATE.read_text())
+    proc = subprocess.run([systemd_analyze, "security", "--offline=yes", "--no-pager", str(unit)],
+                          capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout + proc.stderr)
+    assert match and float(match.group(1)) <= MAX_EXPOSURE, proc.stdout + proc.stderr
+
+
+def test_staged_install_has_the_template_and_the_nginx_config(staged):
+    assert (staged / "etc/systemd/system/hailo-scrfd@.service").read_text() == TEMPLATE.read_text()
+    nginx = staged / "opt/hailo-scrfd/share/nginx/hailo-scrfd.conf"
+    assert nginx.read_text() == (ROOT / "deploy/nginx/hailo-scrfd.conf").read_text()
