@@ -40,7 +40,7 @@ class Service:
 
 
 def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
-    from . import api
+    from . import api, ui
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
@@ -51,6 +51,7 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())
+    public |= ui.register(app, config)  # GET / and /docs: static pages, keyless; before _finish (see ui.register)
     app.register_blueprint(api.bp)
     if config.debug.fault_injection:
         api.register_debug_routes(app)
