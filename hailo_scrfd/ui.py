@@ -73,11 +73,13 @@ def docs_file(name: str) -> Response:
 
 
 def _ui_headers(response: Response) -> Response:
-    """The page's own CSP and revalidating cache, on UI routes only (runs after the app's security headers)."""
-    if request.blueprint == bp.name:
+    """The page's own CSP and revalidating cache, on the UI's files only (runs after the app's security headers).
+
+    Errors, even on UI paths, are JSON from the API's handlers and keep the API's strict headers.
+    """
+    if request.blueprint == bp.name and response.status_code in (200, 304):
         response.headers["Content-Security-Policy"] = UI_CSP
-        if response.status_code in (200, 304):
-            response.headers["Cache-Control"] = "no-cache"
+        response.headers["Cache-Control"] = "no-cache"
     return response
 
 

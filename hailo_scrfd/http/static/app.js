@@ -16,7 +16,7 @@ const state = { source: null, name: "", bitmap: null, result: null, supported: n
 // ---- the API ---------------------------------------------------------------------------------------------
 
 /** fetch() to this page's own origin only; the API key is attached only there. */
-async function apiFetch(path, init = {}) {
+export async function apiFetch(path, init = {}) {
   const url = new URL(path, window.location.origin);
   if (url.origin !== window.location.origin) throw new Error(`refusing to call another origin: ${url.origin}`);
   const headers = new Headers(init.headers || {});
@@ -118,6 +118,9 @@ async function usePhoto(blob, name) {
     state.bitmap = null;  // not an image the browser can show (or not an image at all): the API will say
   }
   await run();
+  // In the one-column layout (narrow window, high zoom) the answer is below the controls: bring it into view.
+  const results = $("results");
+  if (results.getBoundingClientRect().top > window.innerHeight * 0.6) results.scrollIntoView({ block: "start" });
 }
 
 function firstImage(items) {
