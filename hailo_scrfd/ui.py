@@ -22,7 +22,8 @@ UI_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'sel
           "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
           "form-action 'none'; frame-ancestors 'none'")
 # Names only: nothing outside these lists is ever served, whatever the URL says.
-PAGE_FILES = {"app.js": "text/javascript", "app.css": "text/css", "docs.js": "text/javascript",
+PAGE_FILES = {"app.js": "text/javascript", "overlay.js": "text/javascript", "panels.js": "text/javascript",
+              "app.css": "text/css", "docs.js": "text/javascript",
               "docs.css": "text/css", "favicon.svg": "image/svg+xml"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                  "LICENSE": "text/plain; charset=utf-8", "VERSION": "text/plain; charset=utf-8"}

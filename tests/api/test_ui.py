@@ -1,5 +1,6 @@
 """The page and /docs routes through Flask's test client: files, headers, keys, and the off switch."""
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -7,6 +8,7 @@ from flask import Flask
 
 from hailo_scrfd import ui
 from hailo_scrfd.app import create_app
+from hailo_scrfd.vision import draw
 
 STRICT_CSP = "default-src 'none'; frame-ancestors 'none'"
 
@@ -86,3 +88,15 @@ def test_ui_false_turns_everything_off():
 def test_swagger_ui_is_version_5(client):
     assert ui.swagger_dist() is not None
     assert client.get("/docs/VERSION").get_data(as_text=True).strip().lstrip("v").startswith("5.")
+
+
+def test_the_page_draws_in_the_same_colours_as_the_server(client):
+    script = client.get("/ui/overlay.js").get_data(as_text=True)
+    colours = {name: [tuple(map(int, m)) for m in re.findall(r"rgb\((\d+),(\d+),(\d+)\)", line)]
+               for name, line in ((n, next(ln for ln in script.splitlines() if ln.startswith(f"const {n} ")))
+                                  for n in ("LANDMARK_COLORS", "BOX_COLOR"))}
+    assert colours["LANDMARK_COLORS"] == list(draw.LANDMARK_COLORS)
+    assert colours["BOX_COLOR"] == [draw.BOX_COLOR]
+    css = client.get("/ui/app.css").get_data(as_text=True)
+    for k, (r, g, b) in enumerate(draw.LANDMARK_COLORS):
+        assert f".lm{k} {{ background: rgb({r}, {g}, {b}); }}" in css

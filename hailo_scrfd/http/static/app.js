@@ -2,11 +2,9 @@
 // Everything the API says is put on the page with textContent, never as HTML.
 "use strict";
 
-const LANDMARKS = ["left_eye", "right_eye", "nose", "mouth_left", "mouth_right"];
-// Okabe-Ito colours, the same as hailo_scrfd.vision.draw, so the page and /v1/draw agree.
-const LANDMARK_COLORS = ["rgb(0,114,178)", "rgb(213,94,0)", "rgb(240,228,66)", "rgb(0,158,115)", "rgb(204,121,167)"];
-const BOX_COLOR = "rgb(86,180,233)";
-const OUTLINE = "rgb(0,0,0)";
+import { drawFace } from "./overlay.js";
+import { elideImages, prettyJson, renderCrops, renderFaces, renderTimings } from "./panels.js";
+
 const KEY_STORAGE = "hailo-scrfd.api-key";
 const NUMBER_FIELDS = ["threshold", "max-faces", "min-face-size"];
 
@@ -244,21 +242,10 @@ function renderResult(body) {
   drawOverlay(body);
   renderCrops(body.faces);
   renderFaces(body.faces);
-  renderTimings(body);
+  renderTimings(body, state.roundTripMs);
   $("raw").textContent = prettyJson(body, elideImages);
   for (const id of sections) $(id).hidden = false;
   $("crops-box").hidden = !body.faces.some((f) => f.aligned);
-}
-
-/** Indented JSON with arrays of numbers kept on one line ([x, y] points, boxes, matrix rows). */
-function prettyJson(value, replacer) {
-  return JSON.stringify(value, replacer, 2)
-    .replace(/\[\s+(-?[\d.eE+-]+(?:,\s+-?[\d.eE+-]+)*)\s+\]/g, (_, inner) => `[${inner.replace(/\s+/g, " ")}]`);
-}
-
-function elideImages(key, value) {
-  return key === "image" && typeof value === "string" && value.length > 80
-    ? `${value.slice(0, 40)}… (${value.length} base64 characters; Copy JSON copies them all)` : value;
 }
 
 /** Draw the photo and the faces on one canvas, sized in device pixels for a sharp picture on HiDPI screens. */
@@ -302,131 +289,6 @@ function drawOverlay(body) {
     faces: drawn,
   });
   data.dataset.ready = String(state.seq);
-}
-
-/** One face: its box, landmarks and score. Returns what was drawn, in canvas pixels and in image pixels. */
-function drawFace(ctx, face, index, sx, sy, dpr) {
-  const [x, y, w, h] = face.bbox;
-  const rect = [x * sx, y * sy, w * sx, h * sy];
-  const side = Math.min(rect[2], rect[3]);
-  const line = Math.max(1, Math.min(2 * dpr, side / 16));
-  ctx.lineJoin = "miter";
-  ctx.strokeStyle = OUTLINE;
-  ctx.lineWidth = line + 2 * dpr;
-  ctx.strokeRect(...rect);
-  ctx.strokeStyle = BOX_COLOR;
-  ctx.lineWidth = line;
-  ctx.strokeRect(...rect);
-  const radius = Math.max(0.75 * dpr, Math.min(side / 25, 3 * dpr));
-  const points = LANDMARKS.map((name) => face.landmarks[name]);
-  points.forEach(([px, py], k) => {
-    ctx.beginPath();
-    ctx.arc(px * sx, py * sy, radius + Math.max(0.5 * dpr, radius / 3), 0, 2 * Math.PI);
-    ctx.fillStyle = OUTLINE;
-    ctx.fill();
-    ctx.beginPath();
-    ctx.arc(px * sx, py * sy, radius, 0, 2 * Math.PI);
-    ctx.fillStyle = LANDMARK_COLORS[k];
-    ctx.fill();
-  });
-  drawLabel(ctx, `${index + 1}: ${face.score.toFixed(2)}`, rect, dpr);
-  return {
-    index: index + 1, score: face.score,
-    canvas_box: rect, image_box: [rect[0] / sx, rect[1] / sy, rect[2] / sx, rect[3] / sy],
-    canvas_landmarks: points.map(([px, py]) => [px * sx, py * sy]),
-  };
-}
-
-function drawLabel(ctx, text, [x, y, w], dpr) {
-  const size = Math.round(Math.max(10 * dpr, Math.min(14 * dpr, w / 3)));
-  ctx.font = `600 ${size}px system-ui, sans-serif`;
-  const pad = Math.round(size * 0.25);
-  const width = ctx.measureText(text).width + 2 * pad, height = size + 2 * pad;
-  let top = y - height - dpr * 2;
-  if (top < 0) top = y + dpr * 2;
-  const left = Math.min(Math.max(0, x), ctx.canvas.width - width);
-  ctx.fillStyle = "rgba(0,0,0,0.8)";
-  ctx.fillRect(left, top, width, height);
-  ctx.fillStyle = "rgb(255,255,255)";
-  ctx.textBaseline = "top";
-  ctx.fillText(text, left + pad, top + pad + 1);
-}
-
-function cell(row, text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  row.append(td);
-  return td;
-}
-
-const round1 = (v) => Math.round(v * 10) / 10;
-
-function renderFaces(faces) {
-  const body = $("faces").tBodies[0];
-  body.replaceChildren();
-  faces.forEach((face, i) => {
-    const row = document.createElement("tr");
-    cell(row, String(i + 1));
-    cell(row, face.score.toFixed(3));
-    cell(row, face.bbox.map(round1).join(", "));
-    const marks = cell(row, "");
-    const list = document.createElement("ul");
-    list.className = "marks";
-    LANDMARKS.forEach((name, k) => {
-      const item = document.createElement("li");
-      const swatch = document.createElement("span");
-      swatch.className = `swatch lm${k}`;
-      item.append(swatch, `${name.replace("_", " ")}: ${face.landmarks[name].map(round1).join(", ")}`);
-      list.append(item);
-    });
-    marks.append(list);
-    cell(row, face.quality ? describeQuality(face.quality) : "—", "quality");
-    body.append(row);
-  });
-}
-
-/** A quality block of any shape, as plain text: "overall: 0.82; issues: blurry, small". */
-function describeQuality(quality) {
-  return Object.entries(quality).map(([key, value]) => {
-    if (Array.isArray(value)) return `${key}: ${value.length ? value.join(", ") : "none"}`;
-    if (value && typeof value === "object") {
-      return `${key}: ${Object.entries(value).map(([k, v]) => `${k} ${typeof v === "number" ? round1(v) : v}`).join(", ")}`;
-    }
-    return `${key}: ${typeof value === "number" ? Math.round(value * 1000) / 1000 : value}`;
-  }).join("; ");
-}
-
-function renderCrops(faces) {
-  const list = $("crops");
-  list.replaceChildren();
-  faces.forEach((face, i) => {
-    if (!face.aligned) return;
-    const item = document.createElement("li");
-    const img = document.createElement("img");
-    img.src = `data:image/${face.aligned.format};base64,${face.aligned.image}`;
-    img.alt = `Face ${i + 1}, aligned`;
-    img.width = img.height = Math.min(face.aligned.size, 112);
-    const caption = document.createElement("span");
-    caption.textContent = `${i + 1}`;
-    item.append(img, caption);
-    list.append(item);
-  });
-}
-
-function renderTimings(body) {
-  const list = $("timings");
-  list.replaceChildren();
-  const entries = Object.entries(body.timings_ms || {});
-  if (state.roundTripMs) entries.push(["round trip (browser)", state.roundTripMs]);
-  for (const [name, ms] of entries) {
-    const dt = document.createElement("dt");
-    dt.textContent = name;
-    const dd = document.createElement("dd");
-    dd.textContent = `${ms.toFixed(1)} ms`;
-    list.append(dt, dd);
-  }
-  $("meta").textContent = `model ${body.model}, backend ${body.backend ?? "none"}`;
 }
 
 async function copyRaw() {
