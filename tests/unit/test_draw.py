@@ -193,19 +193,21 @@ def png_chunks(data: bytes) -> list[bytes]:
     return chunks
 
 
+@pytest.fixture(scope="module")
+def tagged_jpeg(shared) -> bytes:
+    """t1.jpg re-saved with EXIF (orientation 6, GPS, camera), an ICC profile and a comment."""
+    photo = Image.open(shared / "images" / "t1.jpg")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "SecretCam"
+    exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)  # GPSLatitude
+    icc = b"\x00" * 128  # presence is what matters
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", exif=exif, icc_profile=icc, comment=b"private note")
+    return buf.getvalue()
+
+
 class TestEncode:
-    @pytest.fixture(scope="class")
-    def tagged_jpeg(self, shared) -> bytes:
-        """t1.jpg re-saved with EXIF (orientation 6, GPS, camera), an ICC profile and a comment."""
-        photo = Image.open(shared / "images" / "t1.jpg")
-        exif = Image.Exif()
-        exif[0x0112] = 6
-        exif[0x010F] = "SecretCam"
-        exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)  # GPSLatitude
-        icc = b"\x00" * 128  # presence is what matters
-        buf = io.BytesIO()
-        photo.save(buf, "JPEG", exif=exif, icc_profile=icc, comment=b"private note")
-        return buf.getvalue()
 
     def test_the_tagged_input_really_carries_metadata(self, tagged_jpeg):
         markers = jpeg_markers(tagged_jpeg)
