@@ -12,7 +12,7 @@ from ..errors import Unauthorized
 from ..pipeline import FacePipeline
 from ..runtime.model import SCRFDModel
 from ..system.config import SCRFDServiceConfig
-from . import errors, ops, routes
+from . import errors, ops, routes, ui
 from .metrics import Metrics
 from .openapi import served_document
 from .security import ApiKeys, presented_key
@@ -50,6 +50,7 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())
+    public |= ui.register(app, config)  # GET / and /docs: static pages, keyless; before _finish (see ui.register)
     for blueprint in (errors.bp, ops.bp, routes.bp):
         app.register_blueprint(blueprint)
     if config.debug.fault_injection:
