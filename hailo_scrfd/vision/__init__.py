@@ -1,1 +1,1 @@
-"""Pure numpy/OpenCV: image decoding, letterbox, SCRFD decode, `Detections`, alignment, drawing. No Flask, no config."""
+"""Pure numpy/OpenCV: image decoding, letterbox, SCRFD decode, `Detections`, alignment, quality, drawing. No Flask, no config."""
