@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cli_check_hef
 
 log = logging.getLogger("hailo_scrfd")
 
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="self-test: load the model, run one inference, report timings and temperature")
     model_args(p)
     p.set_defaults(func=cmd_check)
+    cli_check_hef.register(p, cmd_check)
 
     p = sub.add_parser("detect", help="detect faces in image files and print the /v1/detect JSON, one line each")
     model_args(p)

@@ -30,8 +30,6 @@ DEFAULT_CONFIG_PATH = Path("/etc/hailo/hailo-scrfd.yaml")
 DEFAULT_RENDERED_PATH = Path("/etc/xdg/hailo-scrfd/hailo-scrfd.json")
 CONFIG_ENV = "HAILO_SCRFD_CONFIG"
 MODEL_ENV = "HAILO_SCRFD_MODEL"
-# Where hailo-apps installs the Model Zoo HEFs for a Hailo-10H; the model of last resort.
-DEFAULT_HEF_PATH = Path("/usr/local/hailo/resources/models/hailo10h/scrfd_2.5g.hef")
 
 
 def _key(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -205,10 +203,11 @@ class SCRFDServiceConfig:
         return int(self.server.max_body_mb * 1024 * 1024)
 
     def model_path(self) -> str | None:
-        """The model file: ``model.path``, else ``$HAILO_SCRFD_MODEL``, else hailo-apps' default HEF if installed."""
+        """The model file: ``model.path``, else ``$HAILO_SCRFD_MODEL``, else the first installed hailo-apps HEF."""
         if self.model.path or os.environ.get(MODEL_ENV):
             return self.model.path or os.environ[MODEL_ENV]
-        return str(DEFAULT_HEF_PATH) if DEFAULT_HEF_PATH.is_file() else None
+        from .backends.hailo_info import find_default_hef  # the search order is the Hailo backend's
+        return find_default_hef()
 
 
 def schema() -> list[tuple[str, str, dict[str, Any]]]:

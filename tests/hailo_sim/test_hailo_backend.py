@@ -39,9 +39,15 @@ class TestSimulatedDeviceLayout:
         assert tuple(inp.shape) == (640, 640, 3) and inp.format.type == hp.FormatType.UINT8
         outs = hef.get_output_vstream_infos()
         assert sorted(tuple(o.shape) for o in outs) == EXPECTED_SHAPES
-        assert all(o.name.startswith("scrfd_2_5g/conv") and o.format.type == hp.FormatType.UINT8 for o in outs)
+        assert all(o.format.type == hp.FormatType.UINT8 for o in outs)
         assert all(0 < o.quant_info.qp_scale < 1 and 0 <= o.quant_info.qp_zp <= 255 for o in outs)
-        assert [tuple(o.shape)[2] for o in outs][:3] == [8, 2, 20]  # HailoRT's order, not the ONNX order
+        # The Model Zoo HEF's layer names (hailo-apps postprocess/cpp/scrfd.cpp), per stride 8, 16, 32
+        by_kind = {c: [o.name for o in sorted(outs, key=lambda o: -o.shape[0]) if o.shape[2] == c] for c in (2, 8, 20)}
+        assert by_kind == {2: ["scrfd_2_5g/conv42", "scrfd_2_5g/conv49", "scrfd_2_5g/conv55"],
+                           8: ["scrfd_2_5g/conv43", "scrfd_2_5g/conv50", "scrfd_2_5g/conv56"],
+                           20: ["scrfd_2_5g/conv44", "scrfd_2_5g/conv51", "scrfd_2_5g/conv57"]}
+        names = [o.name for o in outs]
+        assert names != sorted(names) and [o.shape[2] for o in outs][:3] != [2, 2, 2]  # HailoRT's own order
 
     def test_raw_inference_returns_quantized_nhwc(self, hp, hefs, load_image):
         from hailo_scrfd.preprocess import fixed_letterbox
@@ -53,8 +59,6 @@ class TestSimulatedDeviceLayout:
                 buffers = {o.name: np.empty(o.shape, np.uint8) for o in model.outputs}
                 bindings = configured.create_bindings(output_buffers=buffers)
                 with pytest.raises(hp.HailoRTException):
-                    bindings.input().set_buffer(canvas.astype(np.float32))  # only raw uint8 RGB goes in
-                with pytest.raises(hp.HailoRTException):
                     bindings.input().set_buffer(canvas[:, ::-1])  # not C-contiguous
                 bindings.input().set_buffer(canvas)
                 configured.wait_for_async_ready(timeout_ms=1000)
@@ -63,11 +67,14 @@ class TestSimulatedDeviceLayout:
         assert all(b.dtype == np.uint8 for b in buffers.values())
         assert max(int(b.max()) for b in scores) > 200  # t1's faces score ~0.9, so ~230 of 255
 
-    def test_multi_process_service_is_rejected_like_a_10h(self, hp):
+    def test_multi_process_service_is_rejected_on_a_10h(self, hp, chip):
         params = hp.VDevice.create_params()
         params.multi_process_service = True
-        with pytest.raises(hp.HailoRTException):
-            hp.VDevice(params)
+        if chip == "hailo10h":  # vdevice.cpp validate_params: HAILO_INVALID_OPERATION
+            with pytest.raises(hp.pyhailort.pyhailort.HailoRTInvalidOperationException):
+                hp.VDevice(params)
+        else:
+            hp.VDevice(params).release()
 
 
 LANDMARK_TOL_PX = 1.5
@@ -119,7 +126,7 @@ def test_same_faces_as_onnx(variant, onnx_file, output_format, hailo_model, mode
 
 
 def test_no_crossed_results_with_16_threads(hailo_model, load_image, sim):
-    model = hailo_model()
+    model = hailo_model(performance__inference_timeout_s=120)  # 16 x 3 frames through one simulated chip on a busy CPU
     assert model.backend.max_in_flight == 4
     names = ["t1.jpg", "s_l.jpg", "newton.png", "gauss.png"]
     images = {n: load_image(n) for n in names}
@@ -202,8 +209,8 @@ class TestStartupErrors:
         return SCRFDModel(SCRFDServiceConfig().override(model__path=str(hef), **overrides)).load()
 
     def test_hef_for_another_chip(self, hefs):
-        with pytest.raises(ModelLoadError, match="compiled for a different Hailo chip.*hailo10h"):
-            self.load(hefs["hailo8"])
+        with pytest.raises(ModelLoadError, match="compiled for a different Hailo chip"):
+            self.load(hefs["other-chip"])
 
     @pytest.mark.parametrize("error,message", [
         (("status", 74, "HAILO_OUT_OF_PHYSICAL_DEVICES"), "the Hailo device is busy"),
@@ -229,7 +236,7 @@ class TestStartupErrors:
     def test_not_a_hef(self, tmp_path):
         fake = tmp_path / "fake.hef"
         fake.write_bytes(b"\0" * 64)
-        with pytest.raises(ModelLoadError, match="not a valid HEF"):
+        with pytest.raises(ModelLoadError, match="is not a HEF this HailoRT supports"):  # HAILO_HEF_NOT_SUPPORTED
             self.load(fake)
 
     def test_hailo_platform_missing(self, hefs, monkeypatch):
