@@ -44,6 +44,9 @@ def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:
         return cls(model_path, input_size=config.model.input_size, threads=config.performance.inference_threads,
                    dynamic=config.detection.input_mode == "fit", spinning=config.performance.inference_spinning,
                    concurrency=config.performance.inference_concurrency)
+    if config.model.fallback:
+        from .fallback import create_fallback_backend
+        return create_fallback_backend(config, model_path)
     return cls(model_path, config=config)
 
 
