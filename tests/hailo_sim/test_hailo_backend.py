@@ -148,13 +148,13 @@ def test_no_crossed_results_with_16_threads(hailo_model, load_image, sim):
 
 class TestFaults:
     def test_timeout_gives_503_then_recovers(self, hailo_model, load_image, sim):
-        model = hailo_model(performance__inference_timeout_s=0.5)
+        model = hailo_model(performance__inference_timeout_s=1.0)  # one simulated frame must fit, on a busy CPU
         image = load_image("t1.jpg")
         sim.hang_next_jobs = 1
         start = time.monotonic()
-        with pytest.raises((InferenceFailed, InferenceTimeout)) as info:  # whichever 0.5 s timer fires first
+        with pytest.raises((InferenceFailed, InferenceTimeout)) as info:  # whichever 1 s timer fires first
             model.detect_faces(image)
-        assert info.value.status == 503 and time.monotonic() - start < 2.0
+        assert info.value.status == 503 and time.monotonic() - start < 3.0
         assert model.state == "degraded"  # a hung inference is a backend fault, whichever timer fired
         assert wait_for(lambda: model.state == "ok"), model.reason
         assert sim.vdevices_created == 2 and sim.open_vdevices == 1  # the VDevice was re-created, the old released

@@ -86,12 +86,14 @@ class _Chip:
         self.jobs.put(None)
 
     def _loop(self) -> None:
-        session = _session(self.spec["onnx"])
-        input_name = session.get_inputs()[0].name
+        session = input_name = None  # loaded at the first job: a process may exit with the model unused
         while True:
             item = self.jobs.get()
             if item is None:
                 return
+            if session is None:
+                session = _session(self.spec["onnx"])
+                input_name = session.get_inputs()[0].name
             bindings, callback, job = item
             error = None
             SIM.sync()
