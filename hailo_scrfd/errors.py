@@ -1,6 +1,6 @@
 """Domain exceptions, each with the HTTP status and stable code it maps to.
 
-The Flask error handlers in :mod:`hailo_scrfd.api` are the only place these
+The Flask error handlers in :mod:`hailo_scrfd.http.errors` are the only place these
 become responses; everything else just raises them.
 """
 

@@ -40,6 +40,9 @@ def choose_backend(requested: str, model_path: str) -> str:
 def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:
     """Every engine is built the same way: ``cls(model_path, its own config section, inference timeout)``."""
     kind = choose_backend(config.model.backend, model_path)
+    if kind == "hailo" and config.model.fallback:
+        from .fallback import create_fallback_backend
+        return create_fallback_backend(config, model_path)
     return backend_class(kind)(model_path, getattr(config, kind), config.performance.inference_timeout_s)
 
 

@@ -40,6 +40,10 @@ class Metrics:
               registry=r).set_function(lambda: model.recoveries)
         Gauge("hailo_scrfd_soc_temperature_celsius", "SoC temperature (NaN when unknown)", registry=r).set_function(
             lambda: _or_nan(soc_temperature_c()))
+        Gauge("hailo_scrfd_fallback_seconds", "Seconds served on the CPU fallback since start (model.fallback)",
+              registry=r).set_function(lambda: _fallback(model, "seconds_total"))
+        Gauge("hailo_scrfd_fallback_active", "1 while the CPU fallback answers instead of the Hailo NPU",
+              registry=r).set_function(lambda: float(_fallback(model, "active")))
         Info("hailo_scrfd_build", "Service version and model", registry=r).info(
             {"version": __version__, "model": model.name})
         self._tally: Tally[str] = Tally()
@@ -70,6 +74,11 @@ class Metrics:
         with self._lock:
             by_status = dict(sorted(self._tally.items()))
         return {"total": sum(by_status.values()), "by_status": by_status}
+
+
+def _fallback(model: SCRFDModel, key: str) -> float:
+    status = getattr(model.backend, "fallback_status", None)
+    return float(status[key]) if status else 0.0
 
 
 def _or_nan(value: float | None) -> float:

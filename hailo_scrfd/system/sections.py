@@ -27,6 +27,8 @@ class ModelSection:
     path: str = _key("", f"SCRFD model file (.onnx or .hef). Empty: use ${MODEL_ENV}.")
     backend: str = _key("auto", "Inference backend: auto picks hailo for a .hef file, else onnx.",
                         choices=("auto", "onnx", "hailo"))
+    fallback: str = _key("", "ONNX model served on the CPU when the Hailo device cannot be opened at start or "
+                         "stays lost past hailo.fallback_after_s; empty: no fallback.")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class HailoSection:
     output_format: str = _key("quantized", "Output tensors from HailoRT: quantized (the HEF's uint8 or uint16, "
                               "dequantized here, only the rows needed) or float32 (dequantized by HailoRT).",
                               choices=("quantized", "float32"))
+    fallback_after_s: float = _key(3.0, "With model.fallback: how long requests wait for a lost Hailo device to "
+                                   "come back before the CPU answers them; keep it below "
+                                   "performance.inference_timeout_s.", min=0, max=60)
+    probe_interval_s: float = _key(5.0, "With model.fallback: how often a lost Hailo device is tried again, "
+                                   "after quicker first retries.", min=0.1, max=600)
 
 
 @dataclass(frozen=True)
