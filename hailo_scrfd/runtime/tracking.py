@@ -1,0 +1,119 @@
+"""Face tracks: the ``trackers`` package's SORT on face boxes, with landmarks carried and a best shot kept.
+
+Why ``trackers`` (Roboflow's maintained tracker package): supervision deprecated its own ``ByteTrack`` in
+favour of it (deprecated in 0.28, removed in 0.31), and norfair pins numpy below 2. Version 2.1 is the last
+whose dependencies do not pull ``opencv-python`` beside our ``opencv-python-headless``. Why its SORT rather
+than its ByteTrack: on the synthetic pan (``bench/tracking.py``) SORT made 4 ID switches over 236 stable
+faces at 2.6 ms per update, its ByteTrack 708 at 10.7 ms (and supervision's deprecated ByteTrack 17 at
+15 ms). Face scores are either high or absent, so ByteTrack's low-score second pass has little to add.
+
+The tracker sees boxes and scores only. Each face's landmarks ride along in ``sv.Detections.data``, so a
+track's output row is always the detection it was matched to this frame. A track that loses its face
+survives ``lost_frames`` processed frames (one missed frame keeps its identity); when the tracker drops it,
+the track has ended and its best shot (the sharpest aligned crop, weighted by score) is handed out once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import supervision as sv
+from trackers import SORTTracker
+
+from ..vision.align import encode_crop, estimate_transform, warp
+from ..vision.detections import Detections
+from ..vision.sharpness import laplacian_variance
+
+
+@dataclass(frozen=True)
+class Track:
+    """One tracked face in one frame."""
+
+    track_id: int
+    xyxy: np.ndarray       # (4,)
+    landmarks: np.ndarray  # (5, 2)
+    score: float
+    sharpness: float
+
+
+@dataclass(frozen=True)
+class BestShot:
+    """A finished track's best aligned crop (JPEG) and where it came from."""
+
+    track_id: int
+    jpeg: bytes
+    size: int
+    score: float
+    sharpness: float
+    frame: int            # the frame index the crop came from
+    timestamp: float      # that frame's timestamp, seconds
+    first_frame: int
+    last_frame: int
+    frames: int           # frames in which the face was seen
+
+
+@dataclass
+class _TrackState:
+    first_frame: int
+    last_frame: int = 0
+    frames: int = 0
+    rank: float = -1.0
+    crop: np.ndarray | None = field(default=None, repr=False)
+    shot: dict = field(default_factory=dict)
+
+
+class FaceTracker:
+    """Tracks faces across frames. Not thread-safe: one tracker per stream or session, fed in frame order."""
+
+    def __init__(self, *, lost_frames: int = 15, crop_size: int = 112, activation_threshold: float = 0.5,
+                 min_frames: int = 2, min_iou: float = 0.2):
+        # frame_rate 30 makes the library's buffer exactly ``lost_frames`` frames.
+        self._tracker = SORTTracker(lost_track_buffer=lost_frames, frame_rate=30.0,
+                                    track_activation_threshold=activation_threshold,
+                                    minimum_consecutive_frames=min_frames, minimum_iou_threshold=min_iou)
+        self.crop_size = crop_size
+        self._states: dict[int, _TrackState] = {}
+
+    @property
+    def active(self) -> int:
+        """Tracks alive now (seen recently or still within their lost-frame buffer)."""
+        return len(self._states)
+
+    def update(self, faces: Detections, image: np.ndarray, index: int,
+               timestamp: float) -> tuple[list[Track], list[BestShot]]:
+        """The tracks seen in this frame, and the best shots of the tracks that ended with it."""
+        matched = self._tracker.update(sv.Detections(xyxy=faces.xyxy.astype(np.float32),
+                                                     confidence=faces.scores.astype(np.float32),
+                                                     data={"landmarks": faces.landmarks.astype(np.float32)}))
+        tracks = []
+        for i in np.flatnonzero(np.asarray(matched.tracker_id) >= 0):
+            landmarks = matched.data["landmarks"][i]
+            track_id = int(matched.tracker_id[i])
+            state = self._states.setdefault(track_id, _TrackState(first_frame=index))
+            sharpness = self._observe(state, image, landmarks, float(matched.confidence[i]), index, timestamp)
+            tracks.append(Track(track_id, matched.xyxy[i], landmarks, float(matched.confidence[i]), sharpness))
+        tracks.sort(key=lambda t: t.track_id)
+        alive = {t.tracker_id for t in self._tracker.trackers if t.tracker_id >= 0}
+        return tracks, [self._finish(track_id) for track_id in sorted(set(self._states) - alive)]
+
+    def finish(self) -> list[BestShot]:
+        """End every track (the stream is over): their best shots."""
+        return [self._finish(track_id) for track_id in sorted(self._states)]
+
+    def _observe(self, state: _TrackState, image: np.ndarray, landmarks: np.ndarray, score: float, index: int,
+                 timestamp: float) -> float:
+        """Count the sighting; keep the crop when it beats the track's best. Returns the crop's sharpness."""
+        state.last_frame, state.frames = index, state.frames + 1
+        crop = warp(image, estimate_transform(landmarks, self.crop_size), self.crop_size)
+        sharpness = laplacian_variance(crop)
+        rank = sharpness * score
+        if rank > state.rank:
+            state.rank, state.crop = rank, crop
+            state.shot = {"score": score, "sharpness": sharpness, "frame": index, "timestamp": timestamp}
+        return sharpness
+
+    def _finish(self, track_id: int) -> BestShot:
+        state = self._states.pop(track_id)
+        return BestShot(track_id, encode_crop(state.crop, "jpeg"), self.crop_size, first_frame=state.first_frame,
+                        last_frame=state.last_frame, frames=state.frames, **state.shot)
