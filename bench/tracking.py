@@ -77,9 +77,11 @@ def candidates() -> dict:
     try:
         from trackers import ByteTrackTracker, SORTTracker
         found["trackers.SORTTracker (chosen)"] = wrap(lambda: SORTTracker(
+            lost_track_buffer=15, track_activation_threshold=0.5, minimum_consecutive_frames=3,
+            minimum_iou_threshold=0.3), "update")
+        found["trackers.SORTTracker (2 frames, IoU 0.2)"] = wrap(lambda: SORTTracker(
             lost_track_buffer=15, track_activation_threshold=0.5, minimum_consecutive_frames=2,
             minimum_iou_threshold=0.2), "update")
-        found["trackers.SORTTracker (defaults)"] = wrap(lambda: SORTTracker(lost_track_buffer=15), "update")
         found["trackers.ByteTrackTracker"] = wrap(lambda: ByteTrackTracker(
             lost_track_buffer=15, track_activation_threshold=0.6, high_conf_det_threshold=0.6), "update")
     except ImportError:
@@ -105,7 +107,7 @@ def compare(scene, cached: list) -> None:
                 tracks = update(faces.xyxy.astype(np.float32), faces.scores.astype(np.float32))
                 times.append((time.perf_counter() - start) * 1000)
                 obs += observations(i, faces.xyxy, tracks)
-        result = score(scene, obs, min_frames=3 if "defaults" in name else 2)
+        result = score(scene, obs, min_frames=2 if "2 frames" in name else 3)
         print(f"{name:40s} stable faces {result.faces:4d}  id switches {result.id_switches:3d}  "
               f"incomplete {len(result.incomplete):3d}  shared tracks {result.shared_tracks:3d}  "
               f"update p50 {pct(times, 50):6.2f} ms")

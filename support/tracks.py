@@ -50,12 +50,16 @@ def identities(scene: Scene, observations: list[Observation]) -> np.ndarray:
     return labels
 
 
-def score(scene: Scene, observations: list[Observation], min_frames: int = 2) -> Score:
-    """ID switches and completeness of the stable faces; ``min_frames``: the tracker's activation delay."""
+def score(scene: Scene, observations: list[Observation], min_frames: int = 2, min_side: float = 24.0) -> Score:
+    """ID switches and completeness of the stable faces; ``min_frames``: the tracker's activation delay.
+    ``min_side``: faces whose median box side (frame pixels) is smaller are left out: a box tracker needs
+    consecutive boxes to overlap, and the pan moves 8 px a frame (a 24 px face keeps IoU >= 0.5)."""
     labels = identities(scene, observations)
     result = Score(0, 0)
     for face in np.unique(labels):
         obs = [o for o, lab in zip(observations, labels, strict=True) if lab == face]
+        if np.median([min(o.xyxy[2] - o.xyxy[0], o.xyxy[3] - o.xyxy[1]) for o in obs]) < min_side:
+            continue
         box = scene.to_composite(obs[0].frame, obs[0].xyxy[None].astype(np.float64))[0]
         whole = [i for i in range(len(scene.frames)) if i not in scene.blurred and i != scene.occluded
                  and _inside(scene, i, box)]

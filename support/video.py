@@ -48,14 +48,15 @@ def composite(shared: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def scene(shared: Path, *, zoom_frames: int = 40, pan_step: float = 12.0, blur_every: int = 10) -> Scene:
-    """A slow zoom into t1, then a pan across to the end of selfie; every ``blur_every``-th frame is blurred,
-    and the largest t1 face is covered in one frame of the pan."""
+    """A slow zoom out from t1's faces, then a pan on to the end of selfie, in one continuous shot; every
+    ``blur_every``-th frame is blurred, and the largest t1 face is covered in one frame."""
     image, t1_boxes = composite(shared)
     windows = []
-    for i in range(zoom_frames):  # zoom in from the pan's window to 3/4 of it, around t1's centre
-        w = WIN_W * (1 - 0.25 * i / max(zoom_frames - 1, 1))
-        cx = min(max(t1_boxes[:, [0, 2]].mean(), w / 2), image.shape[1] - w / 2)
-        windows.append((cx - w / 2, (HEIGHT - w * 0.75) / 2, cx + w / 2, (HEIGHT + w * 0.75) / 2))
+    cx = t1_boxes[:, [0, 2]].mean()
+    w0 = WIN_W * 0.75  # a slow zoom out, from 3/4 of the pan's window around t1's faces to the pan's start
+    start = np.array([cx - w0 / 2, (HEIGHT - w0 * 0.75) / 2, cx + w0 / 2, (HEIGHT + w0 * 0.75) / 2])
+    for t in np.linspace(0.0, 1.0, zoom_frames, endpoint=False):
+        windows.append(tuple(float(v) for v in start + t * (np.array([0.0, 0.0, WIN_W, WIN_H]) - start)))
     for x0 in np.arange(0, image.shape[1] - WIN_W + 1, pan_step):
         windows.append((float(x0), 0.0, float(x0 + WIN_W), float(WIN_H)))
     frames = [_crop(image, win) for win in windows]

@@ -3,9 +3,11 @@
 Why ``trackers`` (Roboflow's maintained tracker package): supervision deprecated its own ``ByteTrack`` in
 favour of it (deprecated in 0.28, removed in 0.31), and norfair pins numpy below 2. Version 2.1 is the last
 whose dependencies do not pull ``opencv-python`` beside our ``opencv-python-headless``. Why its SORT rather
-than its ByteTrack: on the synthetic pan (``bench/tracking.py``) SORT made 4 ID switches over 236 stable
-faces at 2.6 ms per update, its ByteTrack 708 at 10.7 ms (and supervision's deprecated ByteTrack 17 at
-15 ms). Face scores are either high or absent, so ByteTrack's low-score second pass has little to add.
+than its ByteTrack, measured on the synthetic zoom-and-pan (``bench/tracking.py``, 154 frames, 22 stable
+faces): all candidates made 0 ID switches on the stable faces, but tracks that wandered between faces of
+the dense crowd numbered 7 for SORT (3 frames to confirm, IoU >= 0.3) against 191 for trackers' ByteTrack
+and 16 for supervision's deprecated ByteTrack, at 3.9 ms per update against 17 and 20 ms. Face scores are
+high or absent, so ByteTrack's low-score second pass has little to add.
 
 The tracker sees boxes and scores only. Each face's landmarks ride along in ``sv.Detections.data``, so a
 track's output row is always the detection it was matched to this frame. A track that loses its face
@@ -67,7 +69,7 @@ class FaceTracker:
     """Tracks faces across frames. Not thread-safe: one tracker per stream or session, fed in frame order."""
 
     def __init__(self, *, lost_frames: int = 15, crop_size: int = 112, activation_threshold: float = 0.5,
-                 min_frames: int = 2, min_iou: float = 0.2):
+                 min_frames: int = 3, min_iou: float = 0.3):
         # frame_rate 30 makes the library's buffer exactly ``lost_frames`` frames.
         self._tracker = SORTTracker(lost_track_buffer=lost_frames, frame_rate=30.0,
                                     track_activation_threshold=activation_threshold,
