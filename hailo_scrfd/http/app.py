@@ -54,8 +54,9 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())
-    for blueprint in (errors.bp, ops.bp, routes.bp, streams.bp):
+    for blueprint in (errors.bp, ops.bp, routes.bp):
         app.register_blueprint(blueprint)
+    streams.register(app, config)
     if config.debug.fault_injection:
         ops.register_debug_routes(app)
 

@@ -2,7 +2,7 @@
 
 The file documents every feature. A server states its real contract, so features it has
 turned off are taken out of the served copy (today: ``url`` input while ``url_fetch`` is off, and opening
-streams while ``streams`` is off).
+streams while ``streams`` is off, which the server answers 405).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Iterator
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..errors import BadRequest, InvalidParameter
+from ..errors import InvalidParameter, UnsupportedMediaType
 from ..runtime.events import Event, Subscription
 from .params import parse_params
 from .payload import _json_body, read_payload
@@ -21,12 +21,19 @@ from .stream_sources import stream_source
 bp = Blueprint("streams", __name__)
 
 
-@bp.post("/v1/streams")
+def register(app, config) -> None:
+    """The blueprint; ``POST /v1/streams`` only while ``streams.enabled`` (else it is a 405, as the served
+    OpenAPI document, which leaves it out, says)."""
+    app.register_blueprint(bp)
+    if config.streams.enabled:
+        app.add_url_rule("/v1/streams", "streams.open_stream", open_stream, methods=["POST"])
+
+
 def open_stream():
     svc = service()
     svc.model.ensure_ready()
     if request.mimetype != "application/json":
-        raise BadRequest("send a JSON body: {\"url\": ...} or {\"file\": ...}")
+        raise UnsupportedMediaType("send a JSON body: {\"url\": ...} or {\"file\": ...}")
     label, opener, live = stream_source(_json_body(request), svc.config)
     session = svc.streams.open(label, opener, live=live)
     body = {**session.info(), "events": f"/v1/streams/{session.id}/events"}
