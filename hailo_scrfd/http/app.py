@@ -13,7 +13,7 @@ from ..pipeline import FacePipeline
 from ..runtime.model import SCRFDModel
 from ..runtime.sessions import StreamManager
 from ..system.config import SCRFDServiceConfig
-from . import errors, ops, routes, streams
+from . import errors, ops, routes, streams, ui
 from .metrics import Metrics
 from .openapi import served_document
 from .security import ApiKeys, presented_key
@@ -54,6 +54,7 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())
+    public |= ui.register(app, config)  # GET / and /docs: static pages, keyless; before _finish (see ui.register)
     for blueprint in (errors.bp, ops.bp, routes.bp):
         app.register_blueprint(blueprint)
     streams.register(app, config)

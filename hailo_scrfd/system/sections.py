@@ -17,6 +17,7 @@ class ServerSection:
     max_body_mb: float = _key(20.0, "Largest accepted request body, in MiB; larger bodies get 413.", min=0.01, max=1024)
     shutdown_timeout_s: float = _key(10.0, "On SIGTERM, how long in-flight requests may take to finish.",
                                      min=0, max=300)
+    ui: bool = _key(True, "Serve the web page at / and the interactive API docs at /docs (static files, no CDN).")
     watchdog_grace_s: float = _key(60.0, "Under systemd, how long in-process recovery may try before the watchdog "
                                    "pings stop and systemd restarts the service.", min=0, max=3600)
 
