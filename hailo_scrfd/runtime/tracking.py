@@ -12,7 +12,8 @@ high or absent, so ByteTrack's low-score second pass has little to add.
 The tracker sees boxes and scores only. Each face's landmarks ride along in ``sv.Detections.data``, so a
 track's output row is always the detection it was matched to this frame. A track that loses its face
 survives ``lost_frames`` processed frames (one missed frame keeps its identity); when the tracker drops it,
-the track has ended and its best shot (the sharpest aligned crop, weighted by score) is handed out once.
+the track has ended and its best shot (the crop of highest face quality, :mod:`~hailo_scrfd.vision.quality`:
+sharpness, size, pose, exposure, score, cut-off) is handed out once.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from trackers import SORTTracker
 
 from ..vision.align import encode_crop, estimate_transform, warp
 from ..vision.detections import Detections
-from ..vision.sharpness import laplacian_variance
+from ..vision.quality import FaceQuality, assess_faces, face_crops
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,11 @@ class Track:
     xyxy: np.ndarray       # (4,)
     landmarks: np.ndarray  # (5, 2)
     score: float
-    sharpness: float
+    quality: FaceQuality
+
+    @property
+    def sharpness(self) -> float:
+        return self.quality.sharpness
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class BestShot:
     size: int
     score: float
     sharpness: float
+    quality: float        # the overall face quality (0-1) of the chosen frame
     frame: int            # the frame index the crop came from
     timestamp: float      # that frame's timestamp, seconds
     first_frame: int
@@ -88,13 +94,17 @@ class FaceTracker:
         matched = self._tracker.update(sv.Detections(xyxy=faces.xyxy.astype(np.float32),
                                                      confidence=faces.scores.astype(np.float32),
                                                      data={"landmarks": faces.landmarks.astype(np.float32)}))
+        rows = np.flatnonzero(np.asarray(matched.tracker_id) >= 0)
+        crops = face_crops(image, matched.data["landmarks"][rows])
+        qualities = assess_faces((image.shape[1], image.shape[0]), matched.xyxy[rows], matched.confidence[rows],
+                                 matched.data["landmarks"][rows], crops)
         tracks = []
-        for i in np.flatnonzero(np.asarray(matched.tracker_id) >= 0):
+        for i, crop, quality in zip(rows, crops, qualities, strict=True):
             landmarks = matched.data["landmarks"][i]
             track_id = int(matched.tracker_id[i])
             state = self._states.setdefault(track_id, _TrackState(first_frame=index))
-            sharpness = self._observe(state, image, landmarks, float(matched.confidence[i]), index, timestamp)
-            tracks.append(Track(track_id, matched.xyxy[i], landmarks, float(matched.confidence[i]), sharpness))
+            self._observe(state, image, crop, landmarks, quality, float(matched.confidence[i]), index, timestamp)
+            tracks.append(Track(track_id, matched.xyxy[i], landmarks, float(matched.confidence[i]), quality))
         tracks.sort(key=lambda t: t.track_id)
         alive = {t.tracker_id for t in self._tracker.trackers if t.tracker_id >= 0}
         return tracks, [self._finish(track_id) for track_id in sorted(set(self._states) - alive)]
@@ -103,17 +113,16 @@ class FaceTracker:
         """End every track (the stream is over): their best shots."""
         return [self._finish(track_id) for track_id in sorted(self._states)]
 
-    def _observe(self, state: _TrackState, image: np.ndarray, landmarks: np.ndarray, score: float, index: int,
-                 timestamp: float) -> float:
-        """Count the sighting; keep the crop when it beats the track's best. Returns the crop's sharpness."""
+    def _observe(self, state: _TrackState, image: np.ndarray, crop: np.ndarray, landmarks: np.ndarray,
+                 quality: FaceQuality, score: float, index: int, timestamp: float) -> None:
+        """Count the sighting; keep the crop when its quality beats the track's best."""
         state.last_frame, state.frames = index, state.frames + 1
-        crop = warp(image, estimate_transform(landmarks, self.crop_size), self.crop_size)
-        sharpness = laplacian_variance(crop)
-        rank = sharpness * score
-        if rank > state.rank:
-            state.rank, state.crop = rank, crop
-            state.shot = {"score": score, "sharpness": sharpness, "frame": index, "timestamp": timestamp}
-        return sharpness
+        if quality.score > state.rank:
+            if self.crop_size != crop.shape[0]:
+                crop = warp(image, estimate_transform(landmarks, self.crop_size), self.crop_size)
+            state.rank, state.crop = quality.score, crop
+            state.shot = {"score": score, "sharpness": quality.sharpness, "quality": quality.score,
+                          "frame": index, "timestamp": timestamp}
 
     def _finish(self, track_id: int) -> BestShot:
         state = self._states.pop(track_id)
