@@ -46,6 +46,19 @@ class Unauthorized(ServiceError):
         super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="hailo-scrfd"'})
 
 
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class LimitReached(ServiceError):
+    """A configured cap (open streams, event clients, tracking sessions) is reached."""
+
+    status, code = 429, "limit_reached"
+
+    def __init__(self, message: str, *, retry_after_s: int = 5):
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)})
+
+
 class UnsupportedMediaType(ServiceError):
     status, code = 415, "unsupported_media_type"
 

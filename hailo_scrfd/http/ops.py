@@ -29,6 +29,7 @@ def health():
         "queue_depth": model.queue_depth,
         "recoveries": model.recoveries,
         "requests": svc.metrics.request_counts(),
+        "streams": svc.streams.stats(),
     }
     if model.state != "ok":
         body["reason"] = model.reason

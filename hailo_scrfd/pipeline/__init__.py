@@ -16,6 +16,7 @@ from ..options import AlignOptions, DetectOptions
 from ..runtime.model import DetectionResult, SCRFDModel
 from ..system.config import SCRFDServiceConfig
 from ..vision.decode import decode_image, decode_image_reduced
+from ..vision.detections import Detections
 from .response import aligned_crops, faces_to_json, round_timings
 
 
@@ -53,6 +54,10 @@ class FacePipeline:
         long_side = max(self.model.input_spec.hw)
         pixels, original = decode_image_reduced(data, max_pixels=self.max_pixels, long_side=long_side)
         return DecodedImage(pixels, original)
+
+    def detect_frame(self, pixels: np.ndarray, options: DetectOptions | None = None) -> Detections:
+        """The faces of one decoded RGB frame (a video frame, or a pushed frame already decoded)."""
+        return self.model.detect_faces(pixels, options or self.defaults).faces
 
     def run(self, data: bytes, options: DetectOptions | None = None,
             align: AlignOptions | None = None) -> dict[str, Any]:

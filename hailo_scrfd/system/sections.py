@@ -103,6 +103,35 @@ class UrlFetchSection:
 
 
 @dataclass(frozen=True)
+class StreamsSection:
+    enabled: bool = _key(False, "Accept POST /v1/streams on RTSP/HTTP URLs (also needs url_fetch.enabled and its "
+                         "host fences) or on files under media_dir; off unless set.")
+    schemes: tuple[str, ...] = _key(("rtsp", "http"), "URL schemes a stream may use (rtsp, http, https).")
+    media_dir: str = _key("", "Directory whose video files may be opened as streams; empty: no files.")
+    max_streams: int = _key(4, "Streams running at once; more get 429.", min=1, max=256)
+    max_fps: float = _key(15.0, "Frames processed per second per stream; newer frames replace older ones.",
+                          min=0.1, max=1000)
+    max_clients: int = _key(4, "Event (SSE) clients at once, all streams together; keep it below "
+                            "performance.worker_threads, since each holds a worker thread.", min=1, max=256)
+    max_sessions: int = _key(16, "Pushed-frame tracking sessions (POST /v1/track) at once; more get 429.",
+                             min=1, max=10000)
+    session_idle_s: float = _key(60.0, "A pushed-frame session with no frame for this long expires.", min=1,
+                                 max=86400)
+    stall_timeout_s: float = _key(10.0, "A source that yields no frame for this long has stalled: the stream "
+                                  "ends with an error event.", min=0.5, max=600)
+    retries: int = _key(0, "Reopen a failed source this many times, with doubling backoff, before giving up.",
+                        min=0, max=100)
+    retry_backoff_s: float = _key(1.0, "First wait before reopening a failed source; doubles each try, at most "
+                                  "60 s.", min=0.1, max=60)
+    lost_track_frames: int = _key(15, "Processed frames a track survives without its face before it ends.",
+                                  min=1, max=1000)
+    keepalive_s: float = _key(15.0, "An idle event stream sends a comment this often, so dead clients are "
+                              "noticed.", min=0.5, max=300)
+    best_shot_size: int = _key(112, "Side of the aligned best-shot crop: a multiple of 112 or 128.",
+                               min=112, max=1024)
+
+
+@dataclass(frozen=True)
 class DebugSection:
     fault_injection: bool = _key(False, "Test hook: POST /debug/faults makes the backend fail or hang. Never in "
                                  "production.")
