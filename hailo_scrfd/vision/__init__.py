@@ -1,0 +1,1 @@
+"""Pure numpy/OpenCV vision code: no Flask, no config objects, no threads."""
