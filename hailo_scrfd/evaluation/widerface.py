@@ -57,7 +57,7 @@ def load_ground_truth(gt_dir: str | Path, images_dir: str | Path | None = None) 
     present = None if images_dir is None else _present_images(Path(images_dir))
     boxes: dict[str, np.ndarray] = {}
     for event, files, bbxs in _walk(full):
-        for name, bbx in zip(files, bbxs):
+        for name, bbx in zip(files, bbxs, strict=True):
             key = f"{event}/{name}"
             if present is None or key in present:
                 xywh = np.asarray(bbx, dtype=np.float64).reshape(-1, 4)
@@ -68,7 +68,7 @@ def load_ground_truth(gt_dir: str | Path, images_dir: str | Path | None = None) 
         keep[setting] = {}
         for i, event in enumerate(_strings(mat["event_list"])):
             files = _strings(mat["file_list"][i][0])
-            for name, idx in zip(files, mat["gt_list"][i][0]):
+            for name, idx in zip(files, mat["gt_list"][i][0], strict=True):
                 key = f"{event}/{name}"
                 if key in boxes:
                     keep[setting][key] = np.asarray(idx[0], dtype=np.int64).reshape(-1) - 1
