@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cli_eval
 
 log = logging.getLogger("hailo_scrfd")
 
@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="YAML file (default /etc/hailo/hailo-scrfd.yaml)")
     p.add_argument("--output", help="JSON file (default /etc/xdg/hailo-scrfd/hailo-scrfd.json); - for stdout")
     p.set_defaults(func=cmd_render_config)
+    cli_eval.register(sub)
     return parser
 
 

@@ -20,10 +20,11 @@ STRIDE = 32
 REDUCED_FILL = 0.5       # the reduced pass puts the image in half the canvas: a face filling the frame is 50 %
 MIN_FACE_INPUT_PX = 20   # min_face_size keeps faces at least this big in the network input
 SMALL_FACE_INPUT_PX = 40  # below this size in the normal pass, a face is the high-resolution pass's
-HIRES_FACTOR = 2.0       # the high-resolution pass's scale, relative to the normal pass
+HIRES_FACTOR = 1.5       # dynamic backends: the one larger input's scale, relative to the normal pass
+TILE_FACTOR = 2.0        # fixed-shape backends: the tiles' scale, relative to the normal pass
 MAX_TILES = 6            # fixed-shape backends: at most this many tiles (+ normal + reduced = 8 engine runs)
 TILE_EDGE_PX = 4         # a tile's face this close to an inner tile edge is cut by it: another tile has it whole
-RANGE_MARGIN = 1.25      # neighbouring passes' trusted ranges overlap by this factor; NMS settles the overlap
+RANGE_MARGIN = 1.5       # neighbouring passes' trusted ranges overlap by this factor; NMS settles the overlap
 MIN_SCALE = 1e-3
 INF = float("inf")
 
@@ -149,18 +150,16 @@ def plan_passes(image_hw: tuple[int, int], input_hw: tuple[int, int], dynamic: b
     if mode == "fast":
         return [_whole("base", image_hw, s, None if dynamic else input_hw)]
     # Boundaries between passes, in image pixels (face's longer side).
-    small = SMALL_FACE_INPUT_PX / s                          # base -> high resolution
     large = 0.5 * min(input_hw) / s                          # base -> reduced
-    base = _whole("base", image_hw, s, None if dynamic else input_hw, (small / RANGE_MARGIN, large * RANGE_MARGIN))
     reduced = reduced_pass(image_hw, input_hw, dynamic, face_range=(large / RANGE_MARGIN, INF))
-    passes = [base, reduced]
-    hires_range = (max(min_face_size, 0.0), small * RANGE_MARGIN)
-    hs = s * HIRES_FACTOR
-    if min_face_size > 0 and min_face_size >= small * RANGE_MARGIN:
-        return passes  # no face the caller wants is small enough to need the high-resolution pass
+    if min_face_size > 0 and min_face_size * s >= MIN_FACE_INPUT_PX * 0.999:
+        # Every face the caller wants is already big enough in the normal pass: no high resolution.
+        return [_whole("base", image_hw, s, None if dynamic else input_hw, (0.0, large * RANGE_MARGIN)), reduced]
+    small = SMALL_FACE_INPUT_PX / s                          # base -> high resolution
+    base = _whole("base", image_hw, s, None if dynamic else input_hw, (small / RANGE_MARGIN, large * RANGE_MARGIN))
+    hires_range = (0.0, small * RANGE_MARGIN)
     if dynamic:
-        passes.append(_whole("hires", image_hw, hs, None, hires_range))
-    else:
-        overlap = hires_range[1] + 2 * TILE_EDGE_PX / hs
-        passes.extend(tile_passes(image_hw, input_hw, hs, overlap, hires_range))
-    return passes
+        return [base, reduced, _whole("hires", image_hw, s * HIRES_FACTOR, None, hires_range)]
+    hs = s * TILE_FACTOR
+    overlap = hires_range[1] + 2 * TILE_EDGE_PX / hs
+    return [base, reduced, *tile_passes(image_hw, input_hw, hs, overlap, hires_range)]
