@@ -23,7 +23,7 @@ def make_closeups(reference: dict, load_image, seed: int = 0, min_face_px: int =
         image = load_image(name)
         h, w = image.shape[:2]
         for face in faces:
-            x1, y1, x2, y2 = face["bbox"]
+            x1, y1, x2, y2 = face["box"]
             size = max(x2 - x1, y2 - y1)
             if size < min_face_px:
                 continue
