@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 MODES = ("fast", "full")
 STRIDE = 32
-REDUCED_FILL = 0.5       # the reduced pass puts the image in half the canvas: a face filling the frame is 50 %
+REDUCED_FILL = 0.4       # the reduced pass puts the image in 40 % of the canvas: a frame-filling face is 32-40 %
 MIN_FACE_INPUT_PX = 20   # min_face_size keeps faces at least this big in the network input
 SMALL_FACE_INPUT_PX = 40  # below this size in the normal pass, a face is the high-resolution pass's
 HIRES_FACTOR = 1.5       # dynamic backends: the one larger input's scale, relative to the normal pass

@@ -6,10 +6,13 @@ import numpy as np
 import cv2
 
 MIN_FACE_PX = 20
+MIN_SCORE = 0.7  # a clear face: the crowd's blurred, half-hidden faces (0.5-0.7) are no selfie
 
 
-def make_closeups(reference: dict, load_image, seed: int = 0, min_face_px: int = MIN_FACE_PX):
-    """(crop, expected xyxy box in the crop) for every reference face of at least ``min_face_px``.
+def make_closeups(reference: dict, load_image, seed: int = 0, min_face_px: int = MIN_FACE_PX,
+                  min_score: float = MIN_SCORE):
+    """(crop, expected xyxy box in the crop) for every reference face of at least ``min_face_px``
+    that the reference scored ``min_score`` or more.
 
     The crop is square around the face, the face's longer side 80-100 % of it, shifted at random
     within that, then resized to a phone-like 400-1000 px side (selfies and ID photos are large).
@@ -25,7 +28,7 @@ def make_closeups(reference: dict, load_image, seed: int = 0, min_face_px: int =
         for face in faces:
             x1, y1, x2, y2 = face["box"]
             size = max(x2 - x1, y2 - y1)
-            if size < min_face_px:
+            if size < min_face_px or face["score"] < min_score:
                 continue
             side = size / rng.uniform(0.8, 1.0)
             cx = (x1 + x2) / 2 + rng.uniform(-0.5, 0.5) * (side - (x2 - x1))
