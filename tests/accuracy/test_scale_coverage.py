@@ -100,7 +100,7 @@ def test_min_face_size_is_faster_and_keeps_every_large_face(model, load_image):
         small, info = detect_multiscale(model, image, opts, "fast")
         (p,) = plan_passes(image.shape[:2], spec.hw, spec.dynamic, "fast", 60)
         (q,) = plan_passes(image.shape[:2], spec.hw, spec.dynamic, "fast")
-        assert p.pixels < q.pixels / 2, name
+        assert p.pixels <= 0.6 * q.pixels, name
         wh = default.boxes[:, 2:] - default.boxes[:, :2]
         wanted = default[np.minimum(wh[:, 0], wh[:, 1]) >= 63]  # a 5 % band: box sides jitter across scales
         for box in wanted.boxes:
