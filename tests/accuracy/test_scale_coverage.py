@@ -10,7 +10,7 @@ import pytest
 
 from hailo_scrfd.imageio import decode_image
 from hailo_scrfd.multiscale import detect_multiscale
-from hailo_scrfd.vision.scales import plan_passes
+from hailo_scrfd.vision.scales import MIN_FACE_INPUT_PX, plan_passes
 
 from .closeups import found, make_closeups
 
@@ -100,7 +100,9 @@ def test_min_face_size_is_faster_and_keeps_every_large_face(model, load_image):
         small, info = detect_multiscale(model, image, opts, "fast")
         (p,) = plan_passes(image.shape[:2], spec.hw, spec.dynamic, "fast", 60)
         (q,) = plan_passes(image.shape[:2], spec.hw, spec.dynamic, "fast")
-        assert p.pixels <= 0.6 * q.pixels, name
+        if q.scale_xy[0] * 60 > 1.5 * MIN_FACE_INPUT_PX:  # else the normal input is already that small
+            assert p.pixels <= 0.6 * q.pixels, name
+        assert p.pixels <= q.pixels, name
         wh = default.boxes[:, 2:] - default.boxes[:, :2]
         wanted = default[np.minimum(wh[:, 0], wh[:, 1]) >= 63]  # a 5 % band: box sides jitter across scales
         for box in wanted.boxes:
