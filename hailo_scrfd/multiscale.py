@@ -23,7 +23,9 @@ def pass_canvas(image: np.ndarray, p: Pass) -> np.ndarray:
     region = image[y0:y1, x0:x1]
     rh, rw = p.resized_hw
     if region.shape[:2] != (rh, rw):
-        region = cv2.resize(region, (rw, rh), interpolation=cv2.INTER_AREA if rh < y1 - y0 else cv2.INTER_LINEAR)
+        # Bilinear, as the reference (InsightFace) and Letterbox.apply: fast mode stays bit-identical to today.
+        # INTER_AREA for downscaling measured +0.002 / +0.003 / +0.002 AP on WIDER, at the cost of that parity.
+        region = cv2.resize(region, (rw, rh), interpolation=cv2.INTER_LINEAR)
     canvas = np.zeros((*p.canvas_hw, 3), dtype=np.uint8)
     canvas[:rh, :rw] = region[:, :, None] if region.ndim == 2 else region
     return canvas
