@@ -107,3 +107,22 @@ def test_min_face_size_is_faster_and_keeps_every_large_face(model, load_image):
         wanted = default[np.minimum(wh[:, 0], wh[:, 1]) >= 63]  # a 5 % band: box sides jitter across scales
         for box in wanted.boxes:
             assert found(small.boxes, box, 0.5), (name, box)
+
+
+def test_eval_command_prints_the_table_and_writes_predictions(shared, tmp_path, capsys):
+    from hailo_scrfd.cli import main
+
+    out = tmp_path / "pred"
+    code = main(["eval", "--widerface", str(shared / "widerface"), "--model",
+                 str(shared / "models" / "scrfd_2.5g_bnkps.onnx"), "--limit", "3", "--predictions-out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "easy" in text and "medium" in text and "hard" in text and "3 images" in text
+    assert len(list(out.glob("*/*.txt"))) == 3
+
+
+def test_eval_command_without_ground_truth_is_a_clear_error(tmp_path, capsys):
+    from hailo_scrfd.cli import main
+
+    assert main(["eval", "--widerface", str(tmp_path)]) == 2
+    assert "wider_face_val.mat" in capsys.readouterr().err
