@@ -61,24 +61,25 @@ def _wider(shared, every: int):
 
 def _predict(model, gt, images, mode):
     options = replace(model.defaults, threshold=0.02)
-    preds, engine_ms, runs = {}, 0.0, []
+    preds, pixels, runs = {}, 0, []
     for key in gt.keys:
         image = decode_image((images / f"{key}.jpg").read_bytes(), max_pixels=100_000_000)
         faces, info = detect_multiscale(model, image, options, mode)
         preds[key] = np.concatenate([faces.boxes, faces.scores[:, None]], axis=1)
-        engine_ms += sum(i["engine_ms"] for i in info)
+        pixels += sum(i["input"][0] * i["input"][1] for i in info)  # canvas pixels: the engine's cost
         runs.append(len(info))
-    return wf.evaluate(preds, gt), engine_ms, runs
+    return wf.evaluate(preds, gt), pixels, runs
 
 
 def test_full_gains_hard_ap_on_wider_within_the_cost_budget(model, shared):
     gt, images = _wider(shared, every=4)
-    fast, fast_ms, _ = _predict(model, gt, images, "fast")
-    full, full_ms, runs = _predict(model, gt, images, "full")
+    fast, fast_px, _ = _predict(model, gt, images, "fast")
+    full, full_px, runs = _predict(model, gt, images, "full")
     assert set(runs) == {3}
     assert full["hard"] >= fast["hard"] + 0.02, (fast, full)
     assert full["medium"] > fast["medium"] and full["easy"] >= fast["easy"] - 0.005, (fast, full)
-    assert full_ms <= 5.0 * fast_ms  # 3.75x measured over the whole set; engine timings here are noisy
+    # Canvas pixels, not milliseconds (noisy on a shared CPU): 3.5x; engine time measured 3.75-3.94x on all photos.
+    assert full_px <= 4.0 * fast_px
 
 
 def test_full_on_a_fixed_input_tiles_within_eight_runs(model_factory, shared):
