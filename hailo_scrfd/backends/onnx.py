@@ -10,6 +10,7 @@ from ..errors import ModelLoadError
 from ..system.sections import OnnxSection
 from ..vision.scrfd import StrideOutput
 from .base import Backend, InputSpec, canonical_outputs, check_model_file
+from . import onnx_cache
 from .onnx_rewrite import make_dynamic, with_uint8_input
 
 log = logging.getLogger(__name__)
@@ -33,27 +34,34 @@ class OnnxBackend(Backend):
     def __init__(self, model_path: str, section: OnnxSection | None = None, timeout_s: float | None = None):
         """``section``: the config's ``onnx`` section (defaults when None); ONNX Runtime has no use for
         ``timeout_s`` (a run cannot be cancelled; the worker times the caller out instead)."""
-        import onnx
-
         check_model_file(model_path, (".onnx",))
         self.model_path = model_path
         section = section or OnnxSection()
         self.max_in_flight = section.concurrency  # Run() is thread-safe: concurrent runs share the session
-        try:
-            model = onnx.load(model_path)
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
+        self._model = None
+        self._sha256 = onnx_cache.file_sha256(model_path) if section.cache_optimized else None
         self.input_spec = None
         if section.input_mode == "fit":
-            self._try_dynamic(model, section)
+            self._try_dynamic(section)
         if self.input_spec is None:
-            self._load_fixed(model, section)
+            self._load_fixed(section)
         self.name = f"onnxruntime:{self._session.get_providers()[0]}"
         log.info("loaded %s on %s, input %dx%d%s", model_path, self.name, self.input_spec.width,
                  self.input_spec.height, " (fit: any multiple of 32 up to that)" if self.input_spec.dynamic else "")
 
-    @staticmethod
-    def _new_session(proto, section: OnnxSection, dynamic: bool):
+    def _proto(self):
+        """The ONNX model, parsed on first use (not at all when the optimised graph is cached)."""
+        import onnx
+
+        if self._model is None:
+            try:
+                self._model = onnx.load(self.model_path)
+            except Exception as exc:
+                raise ModelLoadError(f"cannot load ONNX model {self.model_path}: {_reason(exc)}") from None
+        return self._model
+
+    def _new_session(self, section: OnnxSection, dynamic: bool):
+        """(session, the optimised graph's temporary file to commit once the session has proved itself)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -65,39 +73,58 @@ class OnnxBackend(Backend):
             options.intra_op_num_threads = section.threads
         # Idle intra-op threads spin by default, burning the cores the HTTP threads need for decoding.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if section.spinning else "0")
-        proto = with_uint8_input(proto, INPUT_MEAN, INPUT_STD)
-        return ort.InferenceSession(proto.SerializeToString(), sess_options=options,
-                                    providers=choose_providers(ort.get_available_providers()))
+        providers = choose_providers(ort.get_available_providers())
+        cache = tmp = None
+        if self._sha256 and providers[0] == "CPUExecutionProvider":
+            cache = onnx_cache.optimized_path(self.model_path, self._sha256, "fit" if dynamic else "fixed")
+            session = onnx_cache.load_cached(options, cache, providers)
+            if session is not None:
+                return session, None
+            tmp = onnx_cache.save_to(options, cache)
+        proto = self._proto()
+        proto = with_uint8_input(make_dynamic(proto)[0] if dynamic else proto, INPUT_MEAN, INPUT_STD)
+        session = ort.InferenceSession(proto.SerializeToString(), sess_options=options, providers=providers)
+        return session, (tmp, cache)
 
-    def _try_dynamic(self, model, section: OnnxSection) -> None:
+    def _try_dynamic(self, section: OnnxSection) -> None:
         """Fit mode: the model rewritten to take any input size, checked at three shapes; on any failure,
         a warning and ``input_spec`` left None for the fixed input."""
         input_size = section.input_size
+        pending = None
         try:
-            dynamic_model, rewritten = make_dynamic(model)
-            self._use(self._new_session(dynamic_model, section, True), input_size, dynamic=True)
+            session, pending = self._new_session(section, True)
+            self._use(session, input_size, dynamic=True)
             side, short = input_size, max(32, input_size * 3 // 4 // 32 * 32)
             for hw in ((side, side), (short, side), (side, short)):  # must run, and map, at other shapes
                 self.infer(self.prepare(np.zeros((*hw, 3), np.uint8)))
-            log.info("%s accepts any input size up to %d (Resize nodes rewritten: %d)",
-                     self.model_path, input_size, rewritten)
+            log.info("%s accepts any input size up to %d", self.model_path, input_size)
         except Exception as exc:
             log.warning("%s cannot take other input sizes (%s): using the fixed %s input",
-                        self.model_path, _reason(exc), "x".join(map(str, _static_hw(model) or ("?", "?"))))
+                        self.model_path, _reason(exc), "x".join(map(str, _static_hw(self._proto()) or ("?", "?"))))
             self.input_spec = None
+            if pending and pending[0]:
+                pending[0].unlink(missing_ok=True)
+            return
+        if pending:
+            onnx_cache.commit(*pending)
 
-    def _load_fixed(self, model, section: OnnxSection) -> None:
+    def _load_fixed(self, section: OnnxSection) -> None:
         path = self.model_path
         try:
-            self._use(self._new_session(model, section, False), section.input_size, dynamic=False)
+            session, pending = self._new_session(section, False)
+            self._use(session, section.input_size, dynamic=False)
         except ValueError as exc:
             raise ModelLoadError(f"{path} is not an SCRFD model: {exc}") from None
+        except ModelLoadError:
+            raise
         except Exception as exc:
             raise ModelLoadError(f"cannot load ONNX model {path}: {_reason(exc)}") from None
         try:
             self.infer(self.prepare(np.zeros((*self.input_spec.hw, 3), np.uint8)))
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"{path} is not a usable SCRFD model: {exc}") from None
+        if pending:
+            onnx_cache.commit(*pending)
 
     def _use(self, session, input_size: int, dynamic: bool) -> None:
         inputs = session.get_inputs()
