@@ -17,7 +17,6 @@ import platform
 from pathlib import Path
 
 from ..system.models import model_dir
-from . import onnx_rewrite
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def optimized_path(model_path: str, model_sha256: str, mode: str) -> Path:
 
     key = hashlib.sha256()
     for part in (model_sha256, mode, ort.__version__, platform.machine(), _cpu_flags(),
-                 Path(onnx_rewrite.__file__).read_text()):
+                 Path(__file__).with_name("onnx_rewrite.py").read_text()):
         key.update(part.encode())
     return model_dir() / "optimized" / f"{Path(model_path).stem}-{mode}-{key.hexdigest()[:16]}.onnx"
 
