@@ -1,6 +1,6 @@
 """Domain exceptions, each with the HTTP status and stable code it maps to.
 
-The Flask error handlers in :mod:`hailo_scrfd.api` are the only place these
+The Flask error handlers in :mod:`hailo_scrfd.http.errors` are the only place these
 become responses; everything else just raises them.
 """
 
@@ -13,10 +13,11 @@ class ServiceError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None):
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None, details: dict | None = None):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        self.details = details  # machine-readable extras, sent as error.details
 
 
 class BadRequest(ServiceError):
@@ -46,6 +47,19 @@ class Unauthorized(ServiceError):
         super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="hailo-scrfd"'})
 
 
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class LimitReached(ServiceError):
+    """A configured cap (open streams, event clients, tracking sessions) is reached."""
+
+    status, code = 429, "limit_reached"
+
+    def __init__(self, message: str, *, retry_after_s: int = 5):
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)})
+
+
 class UnsupportedMediaType(ServiceError):
     status, code = 415, "unsupported_media_type"
 
@@ -60,6 +74,12 @@ class FetchFailed(ServiceError):
 
 class InvalidImage(ServiceError):
     status, code = 422, "invalid_image"
+
+
+class NoUsableFace(ServiceError):
+    """No face passes the quality checks (``/v1/best``); details list each face's issue codes."""
+
+    status, code = 422, "no_usable_face"
 
 
 class ImageTooLarge(ServiceError):

@@ -45,6 +45,9 @@ def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:
         from .precision import create_onnx
 
         return create_onnx(config, model_path)
+    if kind == "hailo" and config.model.fallback:
+        from .fallback import create_fallback_backend
+        return create_fallback_backend(config, model_path)
     return backend_class(kind)(model_path, getattr(config, kind), config.performance.inference_timeout_s)
 
 

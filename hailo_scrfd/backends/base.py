@@ -3,7 +3,7 @@
 A backend takes the uint8 RGB input canvas, turns it into whatever its engine wants
 (:meth:`Backend.prepare`, run on the caller's thread), runs it (:meth:`Backend.infer`,
 run only by the inference worker) and returns the canonical per-stride layout that
-:mod:`hailo_scrfd.scrfd` decodes.
+:mod:`hailo_scrfd.vision.scrfd` decodes.
 """
 
 from __future__ import annotations

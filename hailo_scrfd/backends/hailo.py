@@ -9,6 +9,14 @@ normalisation compiled in, and has nine NHWC outputs, three per stride: boxes (8
 channels), sigmoid scores (2) and landmarks (20), two anchors per cell, anchor-major.
 They are told apart by shape, never by name.
 
+Behaviour of the real HailoRT this backend allows for (sources cited in ``hailo_info`` and
+the simulation, ``tests/hailo_sim/sim``): outputs quantized per channel report scale 0 and
+are read as FLOAT32 instead; a HEF with on-chip NMS is refused; the binding creates its
+callback thread on the first ``run_async`` without a lock, so one warm-up inference runs
+before any worker; ``ConfiguredInferModel.__exit__`` only drops a reference, so ``close``
+shuts the model down itself before releasing the device; on a Hailo-10H ``job.wait()``
+raises the job's error, on a Hailo-8 only the callback's ``completion_info`` has it.
+
 HailoRT calls used, all public ``hailo_platform`` API:
 ``HEF(path).get_input_vstream_infos()/get_output_vstream_infos()``, ``Device.scan()``,
 ``VDevice.create_params()``, ``VDevice(params)``, ``VDevice.create_infer_model()``,
@@ -22,9 +30,7 @@ create_bindings(output_buffers=)/wait_for_async_ready()/run_async()``,
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
-import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -33,68 +39,17 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from ..system.sections import HailoSection
-from ..vision.scrfd import Quant, StrideOutput
+from ..vision.scrfd import StrideOutput
 from .base import BOX_C, KPS_C, SCORE_C, Backend, InputSpec, canonical_outputs, check_model_file
+from .hailo_errors import DEVICE_NODES, check_device_nodes, explain, import_hailo_platform  # noqa: F401
+from .hailo_info import OutputInfo, read_outputs, refuse_nms
 
 log = logging.getLogger(__name__)
 
-DEVICE_NODES = "/dev/hailo*"
 # HEF output channels per cell (2 anchors) -> canonical channels per anchor.
 HEF_CHANNELS = {2 * SCORE_C: SCORE_C, 2 * BOX_C: BOX_C, 2 * KPS_C: KPS_C}
-
-
-def import_hailo_platform():
-    """The HailoRT Python binding, or a one-line ModelLoadError saying how to get it."""
-    try:
-        import hailo_platform
-    except ImportError as exc:
-        if "does not match" in str(exc):  # hailo_platform's own _pyhailort/pyhailort version check
-            raise ModelLoadError(f"HailoRT Python binding is inconsistent ({exc}): reinstall hailo-h10-all") from None
-        raise ModelLoadError("hailo_platform is not installed: on the Pi install Hailo's apt package "
-                             "hailo-h10-all and create the venv with --system-site-packages") from None
-    return hailo_platform
-
-
-def explain(exc: BaseException, model_path: str) -> str:
-    """One actionable line for a HailoRT failure at start-up."""
-    name, text = type(exc).__name__, str(exc)
-    if name == "HailoRTHEFNotCompatibleWithDevice":
-        return (f"{model_path} was compiled for a different Hailo chip than the one installed: "
-                "use the HEF built for hailo10h "
-                "(hailo-apps installs it under /usr/local/hailo/resources/models/hailo10h/)")
-    if name == "HailoRTInvalidHEFException":
-        return (f"{model_path} is not a valid HEF for this HailoRT (corrupt, or compiled by a Dataflow Compiler "
-                "newer than the installed HailoRT): download it again or update hailo-h10-all")
-    if "HAILO_OUT_OF_PHYSICAL_DEVICES" in text:
-        return ("the Hailo device is busy: another process holds it outside this scheduler group "
-                "(find it with `lsof /dev/hailo0`; stop it, or give both the same hailo.group_id)")
-    if "HAILO_INVALID_DRIVER_VERSION" in text or "different from library version" in text:
-        return ("the hailo1x_pci kernel driver and the HailoRT library have different versions: install matching "
-                "versions (`sudo apt install --reinstall hailo-h10-all`) and reboot")
-    if name in ("HailoRTDriverOperationFailedException", "HailoRTPCIeDriverException") or "PERMISSION" in text.upper():
-        return ("cannot use /dev/hailo0 (driver operation failed; often a permission problem): run the service as a "
-                "user in the group that owns /dev/hailo0, and check `dmesg | grep hailo`")
-    if name == "HailoCommunicationClosedException":
-        return "the Hailo device closed the connection: check `dmesg | grep hailo`; the service retries automatically"
-    if name == "HailoRTTimeout":
-        return "the Hailo device did not answer in time: check `dmesg | grep hailo`"
-    return f"HailoRT failed: {name}: {text}"
-
-
-def check_device_nodes(pattern: str = DEVICE_NODES) -> None:
-    """Fail early, and clearly, when the device nodes exist but this user may not open them."""
-    for node in sorted(glob.glob(pattern)):
-        if not os.access(node, os.R_OK | os.W_OK):
-            raise ModelLoadError(f"no permission on {node}: run the service as a user in the group that owns it "
-                                 f"(`ls -l {node}`), e.g. `sudo usermod -aG $(stat -c %G {node}) hailo-scrfd`")
-
-
-@dataclass(frozen=True)
-class _Output:
-    name: str
-    shape: tuple[int, int, int]   # (H, W, C) NHWC, per frame
-    quant: Quant
-    format_type: object           # the HEF's own FormatType: UINT8, or UINT16 for 16-bit outputs
+WARM_UP_TIMEOUT_MS = 10_000  # the first inference allocates on the device: give it more than a request gets
+CLOSE_GRACE_S = 2.0  # after shutdown(), how long close() waits for calls inside HailoRT to return
 
 
 @dataclass
@@ -120,9 +75,13 @@ class HailoBackend(Backend):
         self._float_outputs = section.output_format == "float32"
         self._stack = contextlib.ExitStack()
         self._vdevice = None
+        self._configured = None
         self._broken = threading.Event()
+        self._active = 0  # infer() calls inside HailoRT now
+        self._idle = threading.Condition()
         try:
             self._open(section)
+            self._warm_up()
         except ModelLoadError:
             self.close()
             raise
@@ -130,21 +89,28 @@ class HailoBackend(Backend):
             self.close()
             raise ModelLoadError(explain(exc, model_path)) from None
 
-    def _open(self, settings) -> None:
-        hp = self._hp
-        hef = hp.HEF(self.model_path)
+    def _read_hef(self) -> None:
+        hef = self._hp.HEF(self.model_path)
         inputs = hef.get_input_vstream_infos()
         if len(inputs) != 1 or len(inputs[0].shape) != 3 or inputs[0].shape[2] != 3:
             raise ModelLoadError(f"{self.model_path} is not an SCRFD HEF: expected one HxWx3 input")
         height, width, _ = inputs[0].shape
         self.input_spec = InputSpec(int(height), int(width))
-        self._outputs = [_Output(info.name, tuple(int(v) for v in info.shape),
-                                 (float(info.quant_info.qp_scale), float(info.quant_info.qp_zp)), info.format.type)
-                         for info in hef.get_output_vstream_infos()]
-        if len(self._outputs) != 9 or any(len(o.shape) != 3 or o.shape[2] not in HEF_CHANNELS for o in self._outputs):
-            shapes = ", ".join(f"{o.name}{list(o.shape)}" for o in self._outputs)
+        outputs = read_outputs(hef)
+        refuse_nms(outputs, self.model_path)
+        if len(outputs) != 9 or any(len(o.shape) != 3 or o.shape[2] not in HEF_CHANNELS for o in outputs):
+            shapes = ", ".join(f"{o.name}{list(o.shape)}" for o in outputs)
             raise ModelLoadError(f"{self.model_path} is not an SCRFD HEF with landmarks: outputs are {shapes}")
+        self._outputs: list[OutputInfo] = outputs
+        per_channel = [o.name for o in outputs if o.per_channel]
+        if per_channel and not self._float_outputs:
+            log.warning("%s: outputs %s are quantized per channel (HailoRT reports scale 0): HailoRT dequantizes "
+                        "them to float32", self.model_path, ", ".join(per_channel))
+        self._float = {o.name for o in outputs if self._float_outputs or o.per_channel}
 
+    def _open(self, settings) -> None:
+        hp = self._hp
+        self._read_hef()
         if not hp.Device.scan():
             raise ModelLoadError("no Hailo device found: is the hailo1x_pci driver loaded? (`lsmod | grep hailo`)")
         check_device_nodes()
@@ -159,7 +125,7 @@ class HailoBackend(Backend):
         dtypes = {}
         numpy_type = {hp.FormatType.UINT8: np.uint8, hp.FormatType.UINT16: np.uint16, hp.FormatType.FLOAT32: np.float32}
         for out in self._outputs:
-            out_type = hp.FormatType.FLOAT32 if self._float_outputs else out.format_type
+            out_type = hp.FormatType.FLOAT32 if out.name in self._float else out.format_type
             if out_type not in numpy_type:
                 out_type = hp.FormatType.UINT8  # AUTO: the device's own 8-bit values
             infer_model.output(out.name).set_format_type(out_type)
@@ -174,16 +140,36 @@ class HailoBackend(Backend):
         device_ids = self._vdevice.get_physical_devices_ids()
         self.name = f"hailort:{device_ids[0] if device_ids else 'vdevice'}"
         log.info("loaded %s on %s: input %dx%d, %d outputs, %d frames in flight, %s outputs",
-                 self.model_path, self.name, width, height, len(self._outputs), self.max_in_flight,
-                 "float32" if self._float_outputs else "quantized")
+                 self.model_path, self.name, self.input_spec.width, self.input_spec.height, len(self._outputs),
+                 self.max_in_flight, "float32" if self._float_outputs else
+                 "quantized" if not self._float else f"quantized ({len(self._float)} float32)")
+
+    def _warm_up(self) -> None:
+        """One inference before any worker starts: the binding's first run_async is not thread-safe, and
+        this also proves the outputs map onto SCRFD's layout."""
+        try:
+            self.infer(np.zeros((*self.input_spec.hw, 3), np.uint8), max(self._timeout_ms, WARM_UP_TIMEOUT_MS))
+        except ValueError as exc:
+            raise ModelLoadError(f"{self.model_path}: its outputs do not map onto SCRFD's layout ({exc})") from None
 
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
         # The HEF normalises on the chip: it takes the raw uint8 RGB canvas.
         return np.ascontiguousarray(canvas, dtype=np.uint8)
 
-    def infer(self, tensor: np.ndarray) -> list[StrideOutput]:
-        if self._broken.is_set():
-            raise self._hp.HailoRTException("the Hailo pipeline was shut down by an earlier error")
+    def infer(self, tensor: np.ndarray, timeout_ms: int | None = None) -> list[StrideOutput]:
+        with self._idle:
+            configured = self._configured
+            if configured is None or self._broken.is_set():
+                raise self._hp.HailoRTException("the Hailo pipeline was shut down (closed, or an earlier error)")
+            self._active += 1
+        try:
+            return self._infer(configured, tensor, timeout_ms or self._timeout_ms)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _infer(self, configured, tensor: np.ndarray, timeout_ms: int) -> list[StrideOutput]:
         slot = self._slots.get()
         completed: dict[str, BaseException | None] = {}
 
@@ -192,10 +178,10 @@ class HailoBackend(Backend):
 
         try:
             slot.bindings.input().set_buffer(tensor)
-            self._configured.wait_for_async_ready(timeout_ms=self._timeout_ms)
-            job = self._configured.run_async([slot.bindings], on_done)
-            job.wait(self._timeout_ms)
-            if completed.get("exception") is not None:
+            configured.wait_for_async_ready(timeout_ms=timeout_ms)
+            job = configured.run_async([slot.bindings], on_done)
+            job.wait(timeout_ms)  # a Hailo-10H raises the job's error here
+            if completed.get("exception") is not None:  # a Hailo-8 only reports it to the callback
                 raise completed["exception"]
             outputs = self._to_canonical(slot.outputs)
         except BaseException:
@@ -210,13 +196,33 @@ class HailoBackend(Backend):
     def _to_canonical(self, buffers: dict[str, np.ndarray]) -> list[StrideOutput]:
         # Copy: the slot's buffers are reused by the next frame once this returns.
         tensors = [buffers[o.name].reshape(-1, HEF_CHANNELS[o.shape[2]]).copy() for o in self._outputs]
-        quant = None if self._float_outputs else [o.quant for o in self._outputs]
+        quant = None if len(self._float) == len(self._outputs) else \
+            [None if o.name in self._float else o.quant for o in self._outputs]
         return canonical_outputs(tensors, self.input_spec.hw, quant=quant)
 
     def close(self) -> None:
+        """Shut the model down, then leave its context, then release the device: in this order.
+
+        ``ConfiguredInferModel.__exit__`` only drops a reference; the native model shuts down
+        when the last one goes, which a worker still inside ``wait_for_async_ready`` holds.
+        Left to that, it shuts down after ``VDevice.release()`` (a Hailo-10H then reports lost
+        communication) and the worker stays blocked until its own timeout. After the shutdown,
+        the calls still inside HailoRT get a moment to leave before the device goes.
+        """
+        with self._idle:
+            self._broken.set()
+            configured, self._configured = self._configured, None
         try:
+            if configured is not None:
+                try:
+                    configured.shutdown()  # aborts jobs in flight and wakes any thread waiting on the model
+                except Exception as exc:  # a lost device may refuse; the release below must still run
+                    log.warning("shutting the Hailo model down: %s: %s", type(exc).__name__, exc)
+                with self._idle:
+                    if not self._idle.wait_for(lambda: self._active == 0, CLOSE_GRACE_S):
+                        log.warning("closing the Hailo model: %d inference calls did not return", self._active)
             self._stack.close()
         finally:
             if self._vdevice is not None:
-                self._vdevice.release()
-                self._vdevice = None
+                vdevice, self._vdevice = self._vdevice, None
+                vdevice.release()

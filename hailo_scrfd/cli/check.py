@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from . import check_hef
 from .common import EXIT_CONFIG, EXIT_FAILURE, CommandFailed, add_model_args, load_config, loaded_model, setup_logging
 
 
@@ -13,6 +14,7 @@ def register(sub) -> None:
     p = sub.add_parser("check", help="self-test: load the model, run one inference, report timings and temperature")
     add_model_args(p)
     p.set_defaults(func=cmd_check)
+    check_hef.register(p, cmd_check)
 
 
 def test_image() -> np.ndarray:

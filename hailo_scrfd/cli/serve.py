@@ -88,9 +88,12 @@ def _serve(config, model, app) -> int:
         systemd.notify(f"READY=1\nSTATUS=serving {model.name} on {model.backend.name} at http://{host}:{port}")
         watchdog.start()
 
+    def stopping() -> None:
+        systemd.notify("STOPPING=1\nSTATUS=draining in-flight requests")
+        app.extensions["hailo_scrfd"].streams.shutdown()  # ends streams, so their event clients finish
+
     try:
-        serve(app, config, on_ready=ready,
-              on_stop=lambda: systemd.notify("STOPPING=1\nSTATUS=draining in-flight requests"))
+        serve(app, config, on_ready=ready, on_stop=stopping)
     except ServeError as exc:
         systemd.notify(f"STATUS=failed: {exc}")
         raise CommandFailed(str(exc), EXIT_FAILURE) from None

@@ -11,8 +11,9 @@ from flask import Flask, g, request
 from ..errors import Unauthorized
 from ..pipeline import FacePipeline
 from ..runtime.model import SCRFDModel
+from ..runtime.sessions import StreamManager
 from ..system.config import SCRFDServiceConfig
-from . import errors, ops, routes
+from . import errors, ops, routes, streams, ui
 from .metrics import Metrics
 from .openapi import served_document
 from .security import ApiKeys, presented_key
@@ -35,6 +36,7 @@ class Service:
     pipeline: FacePipeline
     metrics: Metrics
     keys: ApiKeys
+    streams: StreamManager
     openapi: bytes = b""  # the served OpenAPI document, fitted to the config once
     started: float = field(default_factory=time.monotonic)
 
@@ -45,13 +47,17 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.json.sort_keys = False
     app.json.compact = True
     keys = ApiKeys.from_config(config)
-    service = Service(config, model, FacePipeline.from_config(model, config), Metrics(model), keys,
+    pipeline = FacePipeline.from_config(model, config)
+    manager = StreamManager(config.streams, pipeline.detect_frame)
+    service = Service(config, model, pipeline, Metrics(model, manager), keys, manager,
                       json.dumps(served_document(config)).encode())
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())
+    public |= ui.register(app, config)  # GET / and /docs: static pages, keyless; before _finish (see ui.register)
     for blueprint in (errors.bp, ops.bp, routes.bp):
         app.register_blueprint(blueprint)
+    streams.register(app, config)
     if config.debug.fault_injection:
         ops.register_debug_routes(app)
 

@@ -11,9 +11,11 @@ import threading
 from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .. import __version__
 from ..runtime.model import SCRFDModel
+from ..runtime.sessions import StreamManager
 from ..system.thermal import soc_temperature_c
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -22,7 +24,7 @@ FACE_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500)
 
 
 class Metrics:
-    def __init__(self, model: SCRFDModel):
+    def __init__(self, model: SCRFDModel, streams: StreamManager | None = None):
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("hailo_scrfd_requests_total", "HTTP requests by endpoint and status code",
@@ -40,6 +42,10 @@ class Metrics:
               registry=r).set_function(lambda: model.recoveries)
         Gauge("hailo_scrfd_soc_temperature_celsius", "SoC temperature (NaN when unknown)", registry=r).set_function(
             lambda: _or_nan(soc_temperature_c()))
+        Gauge("hailo_scrfd_fallback_seconds", "Seconds served on the CPU fallback since start (model.fallback)",
+              registry=r).set_function(lambda: _fallback(model, "seconds_total"))
+        Gauge("hailo_scrfd_fallback_active", "1 while the CPU fallback answers instead of the Hailo NPU",
+              registry=r).set_function(lambda: float(_fallback(model, "active")))
         Info("hailo_scrfd_build", "Service version and model", registry=r).info(
             {"version": __version__, "model": model.name})
         self._tally: Tally[str] = Tally()
@@ -47,6 +53,8 @@ class Metrics:
         self.started = self.finished = 0
         Gauge("hailo_scrfd_requests_in_flight", "HTTP requests being handled", registry=r).set_function(
             lambda: self.started - self.finished)
+        if streams is not None:
+            r.register(StreamCollector(streams))
 
     def request_started(self) -> None:
         with self._lock:
@@ -70,6 +78,39 @@ class Metrics:
         with self._lock:
             by_status = dict(sorted(self._tally.items()))
         return {"total": sum(by_status.values()), "by_status": by_status}
+
+
+def _fallback(model: SCRFDModel, key: str) -> float:
+    status = getattr(model.backend, "fallback_status", None)
+    return float(status[key]) if status else 0.0
+
+
+class StreamCollector:
+    """Stream and track counts, frames processed and dropped, and lag, read from the manager at scrape time."""
+
+    def __init__(self, streams: StreamManager):
+        self.streams = streams
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        s = self.streams.stats()
+        gauges = (("streams_running", "Video streams running", s["running"]),
+                  ("stream_clients", "Event (SSE) clients connected", s["clients"]),
+                  ("tracking_sessions", "Pushed-frame tracking sessions open", s["sessions"]),
+                  ("tracks_active", "Face tracks alive in running streams", s["tracks_active"]),
+                  ("stream_lag_seconds", "Largest capture-to-event lag of the running streams' last frames",
+                   s["lag_ms_max"] / 1000.0))
+        for name, doc, value in gauges:
+            yield GaugeMetricFamily(f"hailo_scrfd_{name}", doc, value=value)
+        counters = (("stream_frames_processed", "Video frames detected and tracked", s["frames_processed"]),
+                    ("stream_frames_dropped", "Video frames replaced by a newer one before processing",
+                     s["frames_dropped"]),
+                    ("tracks", "Face tracks ended (each with one best shot)", s["tracks_total"]),
+                    ("streams", "Video streams opened", s["streams_total"]))
+        for name, doc, value in counters:
+            yield CounterMetricFamily(f"hailo_scrfd_{name}", doc, value=value)
 
 
 def _or_nan(value: float | None) -> float:

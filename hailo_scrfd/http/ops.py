@@ -29,9 +29,13 @@ def health():
         "queue_depth": model.queue_depth,
         "recoveries": model.recoveries,
         "requests": svc.metrics.request_counts(),
+        "streams": svc.streams.stats(),
     }
     if model.state != "ok":
         body["reason"] = model.reason
+    fallback = getattr(model.backend, "fallback_status", None)
+    if fallback is not None and fallback["active"] and model.state == "ok":  # serving on the CPU: still 200
+        body.update(status="degraded", reason=fallback["reason"], fallback=fallback)
     return jsonify(body), 200 if model.state == "ok" else 503
 
 

@@ -213,7 +213,7 @@ class SCRFDModel:
         t2 = time.perf_counter()
         faces = postprocess(outputs, input_hw=letterbox.input_hw, scale=scale,
                             image_size=(width, height), threshold=opts.threshold,
-                            nms_threshold=opts.nms_threshold, max_faces=opts.max_faces,
+                            nms_threshold=opts.nms_threshold, max_faces=opts.max_faces, order=opts.order,
                             min_face_size=opts.min_face_size)
         t3 = time.perf_counter()
         timings = {

@@ -23,18 +23,16 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from ..errors import ConfigError
+from .models import find_default_hef
 from .sections import (MODEL_ENV, DebugSection, DetectionSection, HailoSection, LimitsSection, LoggingSection,
-                       ModelSection, OnnxSection, PerformanceSection, SecuritySection, ServerSection,
-                       UrlFetchSection)
+                       ModelSection, OnnxSection, PerformanceSection, QualitySection, SecuritySection, ServerSection,
+                       StreamsSection, UrlFetchSection)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("/etc/hailo/hailo-scrfd.yaml")
 DEFAULT_RENDERED_PATH = Path("/etc/xdg/hailo-scrfd/hailo-scrfd.json")
 CONFIG_ENV = "HAILO_SCRFD_CONFIG"
-
-# Where hailo-apps installs the Model Zoo HEFs for a Hailo-10H; the model of last resort.
-DEFAULT_HEF_PATH = Path("/usr/local/hailo/resources/models/hailo10h/scrfd_2.5g.hef")
 
 # Keys that moved: old (section, key) -> new. Old files keep working, with a deprecation warning.
 MOVED_KEYS = {
@@ -57,6 +55,8 @@ class SCRFDServiceConfig:
     hailo: HailoSection = field(default_factory=HailoSection)
     security: SecuritySection = field(default_factory=SecuritySection)
     url_fetch: UrlFetchSection = field(default_factory=UrlFetchSection)
+    quality: QualitySection = field(default_factory=QualitySection)
+    streams: StreamsSection = field(default_factory=StreamsSection)
     debug: DebugSection = field(default_factory=DebugSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
 
@@ -119,10 +119,10 @@ class SCRFDServiceConfig:
         return int(self.server.max_body_mb * 1024 * 1024)
 
     def model_path(self) -> str | None:
-        """The model file: ``model.path``, else ``$HAILO_SCRFD_MODEL``, else hailo-apps' default HEF if installed."""
+        """The model file: ``model.path``, else ``$HAILO_SCRFD_MODEL``, else the first installed hailo-apps HEF."""
         if self.model.path or os.environ.get(MODEL_ENV):
             return self.model.path or os.environ[MODEL_ENV]
-        return str(DEFAULT_HEF_PATH) if DEFAULT_HEF_PATH.is_file() else None
+        return find_default_hef()
 
 
 def _migrate(data: Mapping[str, Any], warn: Callable[[str], None]) -> dict[str, Any]:

@@ -21,6 +21,23 @@ from .download import DownloadError, Progress, Target, _sha256, download
 
 log = logging.getLogger(__name__)
 
+HEF_ROOT = Path("/usr/local/hailo/resources/models")
+# Searched in this order when no model is configured. A 2.5g HEF is there only if an operator put
+# it there (hailo-apps installs 10g by default on a Hailo-10H), so it goes first; then 10g, then 500m.
+DEFAULT_HEFS = tuple(HEF_ROOT / arch / f"{name}.hef" for arch in ("hailo10h", "hailo8", "hailo8l")
+                     for name in ("scrfd_2.5g", "scrfd_10g", "scrfd_500m"))
+
+
+def find_default_hef(candidates: tuple[Path, ...] = DEFAULT_HEFS) -> str | None:
+    """The first installed SCRFD HEF of ``candidates`` (logged), or None."""
+    for path in candidates:
+        if path.is_file():
+            log.info("no model configured: using %s, the first installed of the default HEFs "
+                     "(see README; set model.path to choose another)", path)
+            return str(path)
+    return None
+
+
 MANIFEST_ENV = "HAILO_SCRFD_MODELS_MANIFEST"
 MODEL_DIR_ENV = "HAILO_SCRFD_MODEL_DIR"
 SYSTEM_MODEL_DIR = Path("/var/lib/hailo-scrfd/models")

@@ -17,6 +17,7 @@ class ServerSection:
     max_body_mb: float = _key(20.0, "Largest accepted request body, in MiB; larger bodies get 413.", min=0.01, max=1024)
     shutdown_timeout_s: float = _key(10.0, "On SIGTERM, how long in-flight requests may take to finish.",
                                      min=0, max=300)
+    ui: bool = _key(True, "Serve the web page at / and the interactive API docs at /docs (static files, no CDN).")
     watchdog_grace_s: float = _key(60.0, "Under systemd, how long in-process recovery may try before the watchdog "
                                    "pings stop and systemd restarts the service.", min=0, max=3600)
 
@@ -30,6 +31,8 @@ class ModelSection:
                           "from `hailo-scrfd quantize` (an error if there is none); auto times both at start-up "
                           "when the INT8 version exists and keeps the faster. Ignored for a .hef (already int8).",
                           choices=("auto", "fp32", "int8"))
+    fallback: str = _key("", "ONNX model served on the CPU when the Hailo device cannot be opened at start or "
+                         "stays lost past hailo.fallback_after_s; empty: no fallback.")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,26 @@ class OnnxSection:
 
 
 @dataclass(frozen=True)
+class QualitySection:
+    """Face quality: the request default, and the thresholds behind each issue code (vision.quality)."""
+
+    enabled: bool = _key(False, "Add the quality block to each face when a request does not say (quality).")
+    min_face_size: float = _key(40.0, "Box short side in original pixels below which a face is 'small'.",
+                                min=0, max=100000)
+    min_sharpness: float = _key(50.0, "Laplacian variance of the aligned 112x112 crop below which a face is "
+                                "'blurry'.", min=0, max=100000)
+    max_yaw: float = _key(35.0, "Degrees of |yaw| above which a face is 'turned'.", min=0, max=90)
+    max_pitch: float = _key(25.0, "Degrees of |pitch| above which a face is 'turned'.", min=0, max=90)
+    min_brightness: float = _key(50.0, "Mean grey level (0-255) of the face below which it is 'dark'.",
+                                 min=0, max=255)
+    max_brightness: float = _key(200.0, "Mean grey level above which a face is 'overexposed'; above "
+                                 "min_brightness.", min=0, max=255)
+    min_confidence: float = _key(0.6, "Detection score below which a face is 'low_confidence'.", min=0, max=1)
+    edge_margin: float = _key(1.0, "Pixels from an image edge within which a face box is 'cut_off'.",
+                              min=0, max=1000)
+
+
+@dataclass(frozen=True)
 class HailoSection:
     group_id: str = _key("SHARED", "HailoRT scheduler group: processes with the same group share one device.")
     batch_size: int = _key(1, "Frames per NPU batch (the scheduler's burst size).", min=1, max=16)
@@ -86,6 +109,11 @@ class HailoSection:
     output_format: str = _key("quantized", "Output tensors from HailoRT: quantized (the HEF's uint8 or uint16, "
                               "dequantized here, only the rows needed) or float32 (dequantized by HailoRT).",
                               choices=("quantized", "float32"))
+    fallback_after_s: float = _key(3.0, "With model.fallback: how long requests wait for a lost Hailo device to "
+                                   "come back before the CPU answers them; keep it below "
+                                   "performance.inference_timeout_s.", min=0, max=60)
+    probe_interval_s: float = _key(5.0, "With model.fallback: how often a lost Hailo device is tried again, "
+                                   "after quicker first retries.", min=0.1, max=600)
 
 
 @dataclass(frozen=True)
@@ -105,6 +133,35 @@ class UrlFetchSection:
                                          "addresses (SSRF risk: only for trusted internal hosts).")
     timeout_s: float = _key(5.0, "Deadline for one fetch.", min=0.1, max=60)
     max_mb: float = _key(20.0, "Largest image fetched, in MiB.", min=0.01, max=1024)
+
+
+@dataclass(frozen=True)
+class StreamsSection:
+    enabled: bool = _key(False, "Accept POST /v1/streams on RTSP/HTTP URLs (also needs url_fetch.enabled and its "
+                         "host fences) or on files under media_dir; off unless set.")
+    schemes: tuple[str, ...] = _key(("rtsp", "http"), "URL schemes a stream may use (rtsp, http, https).")
+    media_dir: str = _key("", "Directory whose video files may be opened as streams; empty: no files.")
+    max_streams: int = _key(4, "Streams running at once; more get 429.", min=1, max=256)
+    max_fps: float = _key(15.0, "Frames processed per second per stream; newer frames replace older ones.",
+                          min=0.1, max=1000)
+    max_clients: int = _key(4, "Event (SSE) clients at once, all streams together; keep it below "
+                            "performance.worker_threads, since each holds a worker thread.", min=1, max=256)
+    max_sessions: int = _key(16, "Pushed-frame tracking sessions (POST /v1/track) at once; more get 429.",
+                             min=1, max=10000)
+    session_idle_s: float = _key(60.0, "A pushed-frame session with no frame for this long expires.", min=1,
+                                 max=86400)
+    stall_timeout_s: float = _key(10.0, "A source that yields no frame for this long has stalled: the stream "
+                                  "ends with an error event.", min=0.5, max=600)
+    retries: int = _key(0, "Reopen a failed source this many times, with doubling backoff, before giving up.",
+                        min=0, max=100)
+    retry_backoff_s: float = _key(1.0, "First wait before reopening a failed source; doubles each try, at most "
+                                  "60 s.", min=0.1, max=60)
+    lost_track_frames: int = _key(15, "Processed frames a track survives without its face before it ends.",
+                                  min=1, max=1000)
+    keepalive_s: float = _key(15.0, "An idle event stream sends a comment this often, so dead clients are "
+                              "noticed.", min=0.5, max=300)
+    best_shot_size: int = _key(112, "Side of the aligned best-shot crop: a multiple of 112 or 128.",
+                               min=112, max=1024)
 
 
 @dataclass(frozen=True)

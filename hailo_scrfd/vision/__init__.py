@@ -1,1 +1,2 @@
-"""Pure numpy/OpenCV: image decoding, letterbox, SCRFD decode, `Detections`, alignment. No Flask, no config."""
+"""Pure numpy/OpenCV: image decoding, letterbox, SCRFD decode, `Detections`, alignment, quality and
+drawing. No Flask, no config objects, no threads."""

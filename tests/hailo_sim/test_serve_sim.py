@@ -9,12 +9,12 @@ from .conftest import SIM_DIR
 pytestmark = pytest.mark.e2e
 
 
-def sim_env():
-    return clean_env(PYTHONPATH=str(SIM_DIR))
+def sim_env(chip: str, **extra: str):
+    return clean_env(PYTHONPATH=str(SIM_DIR), HAILO_SIM_ARCH=chip, **extra)
 
 
-def test_serve_auto_selects_hailo_for_a_hef(hefs, shared):
-    srv = ServerProcess(hefs["2.5g"], env=sim_env())
+def test_serve_auto_selects_hailo_for_a_hef(hefs, shared, chip):
+    srv = ServerProcess(hefs["2.5g"], env=sim_env(chip))
     try:
         health = srv.wait_ready()
         assert health["model"]["backend"].startswith("hailort:") and health["model"]["input_size"] == [640, 640]
@@ -26,8 +26,8 @@ def test_serve_auto_selects_hailo_for_a_hef(hefs, shared):
         assert srv.stop() == 0, srv.log()
 
 
-def test_hef_for_another_chip_exits_2_with_one_line(hefs):
-    srv = ServerProcess(hefs["hailo8"], env=sim_env())
+def test_hef_for_another_chip_exits_2_with_one_line(hefs, chip):
+    srv = ServerProcess(hefs["other-chip"], env=sim_env(chip))
     code = srv.proc.wait(60)
     lines = srv.log().strip().splitlines()
     srv.stop()

@@ -16,7 +16,8 @@ from referencing import Registry, Resource
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.http.openapi import served_document
 from hailo_scrfd.http.params import PARAM_ALIASES
-from hailo_scrfd.options import AlignOptions, DetectOptions, declarations
+from hailo_scrfd.options import ORDERS, AlignOptions, DetectOptions, QualityOptions, declarations
+from hailo_scrfd.vision import order as vision_order
 from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.runtime.model import SCRFDModel
 
@@ -61,13 +62,15 @@ def test_document_is_served_fitted_to_the_config(client, model):
     assert resp.status_code == 200 and resp.get_json() == served_document(model.config)
     body = resp.get_json()["paths"]["/v1/detect"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert "url" not in body["properties"] and body["required"] == ["image"]  # url_fetch is off by default
-    enabled = create_app(model.config.override(url_fetch__enabled=True), model).test_client()
+    enabled = create_app(model.config.override(url_fetch__enabled=True, streams__enabled=True), model).test_client()
     assert enabled.get("/openapi.json").get_json() == SPEC
 
 
-def test_every_route_is_documented_and_every_path_is_routed(client):
-    app_routes = {(r.rule, m.lower()) for r in client.application.url_map.iter_rules()
-                  for m in r.methods - {"HEAD", "OPTIONS"} if r.endpoint != "static"}
+def test_every_route_is_documented_and_every_path_is_routed(model):
+    client = create_app(model.config.override(streams__enabled=True), model).test_client()  # every feature on
+    app_routes = {(re.sub(r"<(\w+)>", r"{\1}", r.rule), m.lower()) for r in client.application.url_map.iter_rules()
+                  for m in r.methods - {"HEAD", "OPTIONS"}
+                  if r.endpoint != "static" and not r.endpoint.startswith("ui.")}  # the page is not the API
     spec_routes = {(p, m) for p, ops in SPEC["paths"].items() for m in ops}
     assert app_routes == spec_routes
 
@@ -117,8 +120,9 @@ def test_api_spec_md_agrees():
         assert f"`{name}`" in text
 
 
-@pytest.mark.parametrize("path, option_classes", [("/v1/detect", (DetectOptions,)),
-                                                   ("/v1/align", (DetectOptions, AlignOptions))])
+@pytest.mark.parametrize("path, option_classes", [
+    ("/v1/detect", (DetectOptions, QualityOptions)), ("/v1/align", (DetectOptions, QualityOptions, AlignOptions)),
+    ("/v1/best", (DetectOptions, QualityOptions, AlignOptions))])
 def test_parameters_agree_with_their_one_declaration(path, option_classes):
     """Every declared option appears as a query parameter, a JSON field and a form field (sent as text, but
     typed in the schema, as OpenAPI serialises form fields), with the declared type, range, choices and
@@ -130,7 +134,7 @@ def test_parameters_agree_with_their_one_declaration(path, option_classes):
     declared = {name: info for cls in option_classes for name, info in declarations(cls).items()}
     assert set(query) == set(declared)
     assert set(json_props) - {"image", "url"} == set(declared) == set(form_props) - {"image"}
-    json_type = {"int": "integer", "float": "number", "str": "string"}
+    json_type = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
     for name, info in declared.items():
         for schema, description in ((query[name]["schema"], query[name]["description"]),
                                     (json_props[name], json_props[name]["description"]),
@@ -139,5 +143,11 @@ def test_parameters_agree_with_their_one_declaration(path, option_classes):
             assert (schema.get("minimum"), schema.get("maximum")) == (info["min"], info["max"]), name
             if info["choices"]:
                 assert set(schema["enum"]) - set(PARAM_ALIASES) == set(info["choices"]), name
-            default = f"{info['default']:g}" if isinstance(info["default"], (int, float)) else info["default"]
+            default = info["default"]
+            default = str(default).lower() if isinstance(default, bool) else \
+                f"{default:g}" if isinstance(default, (int, float)) else default
             assert re.search(rf"default[^)]*\b{re.escape(default)}\)", description), (name, description)
+
+
+def test_order_choices_are_the_vision_layers():
+    assert set(ORDERS) == set(vision_order.ORDERS)

@@ -25,7 +25,7 @@ def test_matrices_from_reference_landmarks(reference_faces):
 
 def test_crops_from_our_detections_match(reference_faces, model_factory, load_image, shared):
     image = load_image("t1.jpg")
-    faces = model_factory(detection__input_mode="fixed").detect_faces(image).faces
+    faces = model_factory(onnx__input_mode="fixed").detect_faces(image).faces
     assert len(faces) == len(reference_faces)
     for ref in reference_faces:
         ref_kps = np.array(ref["kps"])

@@ -35,7 +35,7 @@ def test_matches_reference(model_file, image_name, model_factory, reference, loa
     image = load_image(image_name)
     assert (image.shape[1], image.shape[0]) == (expected["width"], expected["height"])
 
-    result = model_factory(model_file, detection__input_mode="fixed").detect_faces(image)
+    result = model_factory(model_file, onnx__input_mode="fixed").detect_faces(image)
     faces = expected["faces"]
     assert len(result.faces) == len(faces)
     if not faces:

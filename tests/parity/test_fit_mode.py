@@ -73,7 +73,7 @@ def test_fit_and_fixed_find_the_same_faces(model_file, model_factory, load_image
     and the stride-32 features see all of it (worst measured: IoU 0.886, 500m, score 0.59).
     """
     fit = model_factory(model_file)
-    fixed = model_factory(model_file, detection__input_mode="fixed")
+    fixed = model_factory(model_file, onnx__input_mode="fixed")
     assert fit.backend.input_spec.dynamic and not fixed.backend.input_spec.dynamic
     for name in IMAGES:
         image = load_image(name)

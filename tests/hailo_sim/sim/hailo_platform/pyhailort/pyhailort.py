@@ -1,176 +1,110 @@
-"""A simulated Hailo-10H behind the subset of HailoRT 5.x's ``hailo_platform`` API that hailo-scrfd uses.
+"""A simulated Hailo-10H or Hailo-8 behind the subset of ``hailo_platform`` that hailo-scrfd uses.
 
-Test double only. Class, method and exception names and signatures follow HailoRT 5.x's
-``hailo_platform/pyhailort/pyhailort.py``; behaviour follows its documentation:
+Test double only. Names, signatures, exception classes, messages and status codes follow
+HailoRT 5.x (``hailo-ai/hailort``): ``hailo_platform/pyhailort/pyhailort.py`` (the Python
+wrapper), ``bindings/python/src/infer_model_api.cpp`` and ``pyhailort.cpp`` (the binding),
+``net_flow/pipeline/configured_infer_model_hrpc_client.cpp`` (Hailo-10H) and
+``infer_model.cpp`` (Hailo-8), ``hef/hef.cpp`` and ``include/hailo/hailort.h``. Where the
+chips differ, :data:`SIM.arch <_sim.SimState>` picks the behaviour (see ``_sim.py``).
 
-* the "device" runs an SCRFD ONNX model with ONNX Runtime on a uint8 RGB HxWx3 input
-  (the HEF's normalisation is applied on the "chip"), and returns the HEF's nine NHWC
-  outputs per frame, quantized per tensor to uint8 with the scale and zero point in
-  the HEF (or dequantized to float32 when the output format type is FLOAT32);
-* output names look like a real HEF's (``scrfd_2_5g/conv42``) and come in HailoRT's
-  order, not the ONNX order;
-* ``run_async`` needs C-contiguous buffers of the stream's shape and dtype, refuses
-  more jobs than ``get_async_queue_size()``, completes jobs on a device thread and
-  calls ``callback(completion_info=...)``; after an error the pipeline is shut down;
-* a Hailo-10H rejects ``multi_process_service=True``.
+The "device" runs the SCRFD ONNX model named in the simulated HEF with ONNX Runtime on
+the raw uint8 input bytes (the HEF's normalisation runs "on chip") and writes the HEF's
+nine NHWC outputs, quantized per tensor or per channel with the HEF's parameters, or
+dequantized when the output's format type is FLOAT32. Like HailoRT:
 
-A simulated HEF is a JSON file (see ``tests/hailo_sim/sim_hef.py``). Faults are
-injected through :data:`SIM`.
+* ``set_buffer`` checks only C-contiguity; the byte size is checked at ``run_async``
+  (HAILO_INVALID_OPERATION), and the bytes are reinterpreted, never converted;
+* ``ConfiguredInferModel.__exit__`` only drops the wrapper's reference; the native
+  object shuts down when the last reference goes (a thread inside one of its calls
+  keeps it alive), which may be after ``VDevice.release()``;
+* the binding creates its callback thread on the first ``run_async`` without a lock:
+  two threads making that first call together end the process (here: ``SIM.crashed``);
+* a vstream with on-chip NMS has no ``shape``; per-channel quantization reads
+  ``quant_info`` {0, 0, 0, 0} (INVALID_QUANT_INFO), the real values are in
+  ``InferModel.output(name).quant_infos``.
 """
 
 from __future__ import annotations
 
 import json
-import queue
-import threading
-from dataclasses import dataclass, field
-from enum import Enum
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
 
-
-# -- exceptions (same hierarchy and messages as HailoRT 5.x) ---------------------------
-
-class HailoRTException(Exception):
-    pass
-
-
-class HailoRTTimeout(HailoRTException):
-    pass
-
-
-class HailoRTStreamAborted(HailoRTException):
-    pass
+from ._common import (AsyncInferCompletionInfo, AsyncInferJob, DeviceArchitectureTypes,  # noqa: F401
+                      FormatOrder, FormatType, HailoCommunicationClosedException, HailoRTCustomException,
+                      HailoSchedulingAlgorithm,
+                      HailoRTDriverOperationFailedException, HailoRTException, HailoRTHEFNotCompatibleWithDevice,
+                      HailoRTInvalidArgumentException, HailoRTInvalidHEFException, HailoRTInvalidOperationException,
+                      HailoRTNotFoundException, HailoRTStreamAborted, HailoRTTimeout, SimulatedProcessAbort,
+                      status_error)
+from ._sim import SIM
+from ._sim_device import ConfiguredInferModel, NativeConfiguredInferModel
 
 
-class HailoRTInvalidOperationException(HailoRTException):
-    pass
-
-
-class HailoRTInvalidArgumentException(HailoRTException):
-    pass
-
-
-class HailoRTNotFoundException(HailoRTException):
-    pass
-
-
-class HailoRTInvalidHEFException(HailoRTException):
-    pass
-
-
-class HailoRTHEFNotCompatibleWithDevice(HailoRTException):
-    pass
-
-
-class HailoRTDriverOperationFailedException(HailoRTException):
-    pass
-
-
-class HailoCommunicationClosedException(HailoRTException):
-    pass
-
-
-def status_error(code: int, name: str) -> HailoRTException:
-    """What HailoRT raises for a status without a dedicated exception class."""
-    return HailoRTException(f"libhailort failed with error: {code} ({name})")
-
-
-# -- enums and small records --------------------------------------------------------------
-
-class FormatType(Enum):
-    AUTO = 0
-    UINT8 = 1
-    UINT16 = 2
-    FLOAT32 = 3
-
-
-class FormatOrder(Enum):
-    NHWC = 1
-
-
-class HailoSchedulingAlgorithm(Enum):
-    NONE = 0
-    ROUND_ROBIN = 1
-
-
-@dataclass
 class QuantInfo:
-    qp_scale: float
-    qp_zp: float
-    limvals_min: float = 0.0
-    limvals_max: float = 0.0
+    def __init__(self, qp_zp: float = 0.0, qp_scale: float = 0.0, limvals_min: float = 0.0,
+                 limvals_max: float = 0.0):
+        self.qp_zp, self.qp_scale, self.limvals_min, self.limvals_max = qp_zp, qp_scale, limvals_min, limvals_max
 
 
-@dataclass
+INVALID_QUANT_INFO = QuantInfo(0.0, 0.0, 0.0, 0.0)  # hailort.h: "there are multiple quant_infos"
+
+
+def _quant_infos(spec: dict) -> list[QuantInfo]:
+    scale, zp = spec["scale"], spec["zero_point"]
+    if isinstance(scale, list):
+        return [QuantInfo(z, s) for s, z in zip(scale, zp, strict=True)]
+    return [QuantInfo(zp, scale)]
+
+
 class VStreamInfo:
-    name: str
-    shape: tuple
-    format: SimpleNamespace
-    quant_info: QuantInfo
-    network_name: str = ""
+    """``_pyhailort.VStreamInfo``: ``shape`` raises for NMS orders that have none (pyhailort.cpp)."""
 
+    def __init__(self, spec: dict, network: str, is_input: bool):
+        self._spec = spec
+        self.name = spec["name"]
+        self.network_name = network
+        order = FormatOrder[spec.get("order", "NHWC")]
+        self.format = SimpleNamespace(type=FormatType[spec.get("type", "UINT8")], order=order)
+        infos = [QuantInfo(0.0, 1.0)] if is_input else _quant_infos(spec)
+        self.quant_info = infos[0] if len(infos) == 1 else INVALID_QUANT_INFO
+        self.quant_infos = infos
 
-# -- simulation control --------------------------------------------------------------------
-
-@dataclass
-class SimState:
-    """The simulated machine: its devices and the faults to inject next."""
-
-    device_ids: list = field(default_factory=lambda: ["0000:01:00.0"])
-    arch: str = "hailo10h"
-    async_queue_size: int = 4
-    vdevice_error: HailoRTException | None = None   # raised by the next VDevice()
-    hang_next_jobs: int = 0                           # jobs that never complete (-> HailoRTTimeout)
-    close_next_jobs: int = 0                          # jobs failing with HailoCommunicationClosedException
-    vdevices_created: int = 0
-    open_vdevices: int = 0
-    jobs_completed: int = 0
-    max_in_flight: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def reset(self) -> None:
-        fresh = SimState()
-        for name in ("device_ids", "arch", "async_queue_size", "vdevice_error", "hang_next_jobs", "close_next_jobs",
-                     "vdevices_created", "open_vdevices", "jobs_completed", "max_in_flight"):
-            setattr(self, name, getattr(fresh, name))
-
-    def take(self, counter: str) -> bool:
-        with self.lock:
-            if getattr(self, counter) > 0:
-                setattr(self, counter, getattr(self, counter) - 1)
-                return True
-            return False
-
-
-SIM = SimState()
-_SESSIONS: dict = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
-def _session(onnx_path: str):
-    import onnxruntime as ort
-    with _SESSIONS_LOCK:
-        if onnx_path not in _SESSIONS:
-            _SESSIONS[onnx_path] = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-        return _SESSIONS[onnx_path]
+    @property
+    def shape(self):
+        if self.format.order in (FormatOrder.HAILO_NMS_BY_SCORE, FormatOrder.HAILO_NMS_WITH_BYTE_MASK):
+            raise HailoRTCustomException("Format order has no shape")
+        if self.format.order == FormatOrder.HAILO_NMS_BY_CLASS:
+            return (1, 5, 100)
+        return tuple(self._spec["shape"])
 
 
 # -- HEF ----------------------------------------------------------------------------------
 
+SUPPORTED_EXTENSIONS = {"periph_calculation_in_hailort"}
+
+
 class HEF:
+    """``HEF(path)`` parses at once, with hef.cpp's status codes (HailoRT 5.x)."""
+
     def __init__(self, hef_source):
         if not isinstance(hef_source, str):
             raise ValueError("HEF can only be created from a file path (str) or a buffer (bytes)")
         try:
             with open(hef_source, "rb") as fh:
-                spec = json.loads(fh.read())
-            assert spec.get("sim_hef") == 1
+                raw = fh.read()
         except FileNotFoundError:
-            raise HailoRTNotFoundException("Item not found. See hailort.log for more information") from None
-        except Exception:
-            raise HailoRTInvalidHEFException("Invalid HEF. See hailort.log for more information") from None
+            raise status_error(13, "HAILO_OPEN_FILE_FAILURE") from None
+        if not raw.startswith(b'{\n "sim_hef": 1'):
+            raise status_error(92, "HAILO_HEF_NOT_SUPPORTED")  # "HEF magic does not match"
+        try:
+            spec = json.loads(raw)
+        except ValueError:
+            raise status_error(91, "HAILO_HEF_FILE_CORRUPTED") from None  # "Failed parsing HEF file"
+        if set(spec.get("extensions", ())) - SUPPORTED_EXTENSIONS:
+            raise status_error(92, "HAILO_HEF_NOT_SUPPORTED")  # compiled by a newer Dataflow Compiler
         self._spec = spec
         self._path = hef_source
 
@@ -182,15 +116,10 @@ class HEF:
         return [self._spec["network"]]
 
     def get_input_vstream_infos(self, name=None):
-        i = self._spec["input"]
-        fmt = SimpleNamespace(type=FormatType.UINT8, order=FormatOrder.NHWC)
-        return [VStreamInfo(i["name"], tuple(i["shape"]), fmt, QuantInfo(1.0, 0.0), self._spec["network"])]
+        return [VStreamInfo(self._spec["input"], self._spec["network"], True)]
 
     def get_output_vstream_infos(self, name=None):
-        return [VStreamInfo(o["name"], tuple(o["shape"]),
-                            SimpleNamespace(type=FormatType[o.get("type", "UINT8")], order=FormatOrder.NHWC),
-                            QuantInfo(o["scale"], o["zero_point"]), self._spec["network"])
-                for o in self._spec["outputs"]]
+        return [VStreamInfo(o, self._spec["network"], False) for o in self._spec["outputs"]]
 
 
 # -- devices ------------------------------------------------------------------------------
@@ -198,22 +127,61 @@ class HEF:
 class Device:
     @classmethod
     def scan(cls):
+        SIM.sync()
         return list(SIM.device_ids)
+
+    def __init__(self, device_id=None):
+        SIM.sync()
+        if device_id is None:
+            if not SIM.device_ids:
+                raise HailoRTException("HailoRT device not found in the system")
+            device_id = SIM.device_ids[0]
+        if device_id not in SIM.device_ids:
+            raise HailoRTNotFoundException("Item not found. See hailort.log for more information")
+        self._device_id = device_id
+        self.control = SimpleNamespace(identify=self._identify)
+
+    def _identify(self):
+        arch = DeviceArchitectureTypes[SIM.arch.upper()]
+        return SimpleNamespace(firmware_version=f"{SIM.firmware} (release,app)", device_architecture=arch,
+                               board_name="Hailo-10H" if arch == DeviceArchitectureTypes.HAILO10H else "Hailo-8",
+                               serial_number="SIM0001", product_name="simulated")
+
+    @property
+    def device_id(self):
+        return self._device_id
+
+    def release(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.release()
+        return False
 
 
 class VDevice:
     def __init__(self, params=None, *, device_ids=None):
+        SIM.sync()
         self._params = params or VDevice.create_params()
-        if getattr(self._params, "multi_process_service", False):
-            # Only Hailo-8 needs the multi-process service; a Hailo-10H shares natively.
-            raise status_error(6, "HAILO_INVALID_OPERATION")
+        self._released = True
+        if getattr(self._params, "multi_process_service", False) and SIM.arch == "hailo10h":
+            # vdevice.cpp validate_params: "Hailo-10H supports multi-process functionality without requiring a service"
+            raise HailoRTInvalidOperationException("Invalid operation. See hailort.log for more information")
         error, SIM.vdevice_error = SIM.vdevice_error, None
         if error is not None:
             raise error
         if not SIM.device_ids:
             raise status_error(74, "HAILO_OUT_OF_PHYSICAL_DEVICES")
+        if SIM.busy:
+            # a device marked used is skipped unless the caller named it (vdevice.cpp, vdevice_hrpc_client.cpp)
+            raise status_error(73, "HAILO_DEVICE_IN_USE") if device_ids else status_error(
+                74, "HAILO_OUT_OF_PHYSICAL_DEVICES")
         self._released = False
-        self._models: list[ConfiguredInferModel] = []
+        self._using_service = bool(getattr(self._params, "multi_process_service", False))
+        self._natives: weakref.WeakSet[NativeConfiguredInferModel] = weakref.WeakSet()
         with SIM.lock:
             SIM.vdevices_created += 1
             SIM.open_vdevices += 1
@@ -235,13 +203,19 @@ class VDevice:
                 "HEF file is not compatible with device. See hailort.log for more information")
         return InferModel(self, hef)
 
+    @property
+    def released(self) -> bool:
+        return self._released
+
     def release(self):
-        if not self._released:
-            self._released = True
-            for model in self._models:
-                model.shutdown()
-            with SIM.lock:
-                SIM.open_vdevices -= 1
+        if self._released:
+            return
+        self._released = True
+        SIM.event("release")
+        for native in list(self._natives):
+            native.on_vdevice_released()
+        with SIM.lock:
+            SIM.open_vdevices -= 1
 
     def __enter__(self):
         return self
@@ -255,10 +229,9 @@ class VDevice:
 
 class InferModel:
     class InferStream:
-        def __init__(self, info: VStreamInfo, is_input: bool):
+        def __init__(self, info: VStreamInfo):
             self._info = info
             self._type = info.format.type
-            self._is_input = is_input
 
         @property
         def name(self):
@@ -270,23 +243,32 @@ class InferModel:
 
         @property
         def format(self):
-            return SimpleNamespace(type=self._type, order=FormatOrder.NHWC)
+            return SimpleNamespace(type=self._type, order=self._info.format.order)
 
         @property
         def quant_infos(self):
-            return [self._info.quant_info]
+            return list(self._info.quant_infos)
+
+        def is_nms(self):
+            return "NMS" in self._info.format.order.name
 
         def set_format_type(self, type):
             if not isinstance(type, FormatType):
                 raise HailoRTInvalidArgumentException("Invalid argument. See hailort.log for more information")
             self._type = type
 
+        def frame_size(self) -> int:
+            if self.is_nms():
+                return int(self._info._spec.get("frame_size", 0))
+            itemsize = {FormatType.UINT8: 1, FormatType.UINT16: 2, FormatType.FLOAT32: 4}[self._type]
+            return int(np.prod(self._info.shape)) * itemsize
+
     def __init__(self, vdevice: VDevice, hef: HEF):
         self._vdevice = vdevice
         self._hef = hef
         self._batch_size = 0
-        self._input = self.InferStream(hef.get_input_vstream_infos()[0], True)
-        self._outputs = {i.name: self.InferStream(i, False) for i in hef.get_output_vstream_infos()}
+        self._input = self.InferStream(hef.get_input_vstream_infos()[0])
+        self._outputs = {i.name: self.InferStream(i) for i in hef.get_output_vstream_infos()}
 
     @property
     def hef(self):
@@ -322,170 +304,18 @@ class InferModel:
         if name == "" and len(self._outputs) != 1:
             raise HailoRTNotFoundException("Item not found. See hailort.log for more information")
         try:
-            return self._outputs[name]
+            return self._outputs[name] if name else next(iter(self._outputs.values()))
         except KeyError:
             raise HailoRTNotFoundException("Item not found. See hailort.log for more information") from None
 
     def configure(self):
-        model = ConfiguredInferModel(self)
-        self._vdevice._models.append(model)
-        return model
-
-
-_DTYPES = {FormatType.UINT8: np.uint8, FormatType.UINT16: np.uint16, FormatType.FLOAT32: np.float32}
-
-
-class ConfiguredInferModel:
-    class Bindings:
-        class InferStream:
-            def __init__(self, stream: InferModel.InferStream):
-                self._stream = stream
-                self._buffer = None
-
-            def set_buffer(self, buffer):
-                if not buffer.flags.c_contiguous:
-                    raise HailoRTException("Buffer must be C_CONTIGUOUS")
-                expected = _DTYPES[self._stream.format.type]
-                if tuple(buffer.shape) != tuple(self._stream.shape) or buffer.dtype != expected:
-                    raise HailoRTInvalidArgumentException(
-                        f"Invalid argument. See hailort.log for more information "
-                        f"(buffer {buffer.shape} {buffer.dtype}, stream {self._stream.shape} {expected.__name__})")
-                self._buffer = buffer
-
-            def get_buffer(self, tf_format=False):
-                return self._buffer
-
-        def __init__(self, model: InferModel):
-            self._input = self.InferStream(model._input)
-            self._outputs = {name: self.InferStream(s) for name, s in model._outputs.items()}
-
-        def input(self, name=""):
-            return self._input
-
-        def output(self, name=""):
-            return self._outputs[name]
-
-    def __init__(self, model: InferModel):
-        self._model = model
-        self._jobs: queue.Queue = queue.Queue()
-        self._outstanding = 0
-        self._lock = threading.Condition()
-        self._error: HailoRTException | None = None
-        self._shutdown = threading.Event()
-        self._thread = threading.Thread(target=self._device_loop, name="sim-hailo-npu", daemon=True)
-        self._thread.start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc_value, traceback):
-        self.shutdown()
-
-    def create_bindings(self, input_buffers=None, output_buffers=None):
-        bindings = self.Bindings(self._model)
-        for name, buffer in (input_buffers or {}).items():
-            bindings.input(name).set_buffer(buffer)
-        for name, buffer in (output_buffers or {}).items():
-            bindings.output(name).set_buffer(buffer)
-        return bindings
-
-    def get_async_queue_size(self):
-        return SIM.async_queue_size
-
-    def wait_for_async_ready(self, timeout_ms=1000, frames_count=1):
-        with self._lock:
-            ok = self._lock.wait_for(lambda: self._outstanding + frames_count <= SIM.async_queue_size
-                                     or self._shutdown.is_set(), timeout_ms / 1000.0)
-        if not ok:
-            raise HailoRTTimeout("Received a timeout - hailort has failed because a timeout had occurred")
-
-    def run_async(self, bindings, callback=None):
-        if self._shutdown.is_set():
+        if self._vdevice.released:
             raise HailoRTInvalidOperationException("Invalid operation. See hailort.log for more information")
-        if self._error is not None:
-            raise type(self._error)(str(self._error))
-        for b in bindings:
-            if b._input._buffer is None or any(o._buffer is None for o in b._outputs.values()):
-                raise HailoRTInvalidOperationException("Invalid operation. See hailort.log for more information")
-        with self._lock:
-            if self._outstanding + len(bindings) > SIM.async_queue_size:
-                raise status_error(62, "HAILO_QUEUE_IS_FULL")
-            self._outstanding += len(bindings)
-            with SIM.lock:
-                SIM.max_in_flight = max(SIM.max_in_flight, self._outstanding)
-        job = AsyncInferJob(threading.Event())
-        self._jobs.put((bindings, callback, job))
-        return job
-
-    def shutdown(self):
-        self._shutdown.set()
-        self._jobs.put(None)
-        with self._lock:
-            self._lock.notify_all()
-
-    # The simulated chip: one frame at a time, in order, like the NPU's pipeline.
-    def _device_loop(self):
-        spec = self._model._hef._spec
-        session = _session(spec["onnx"])
-        input_name = session.get_inputs()[0].name
-        while True:
-            item = self._jobs.get()
-            if item is None:
-                return
-            bindings, callback, job = item
-            error = None
-            if SIM.take("hang_next_jobs"):
-                self._shutdown.wait()  # the job never completes; only a shutdown ends it
-                error = HailoRTStreamAborted("Stream was aborted")
-            elif SIM.take("close_next_jobs"):
-                error = HailoCommunicationClosedException(
-                    "Communication closed failure. Check server-client connection")
-                self._error = error  # "In case of an error, the pipeline will be shut down."
-            else:
-                for b in bindings:
-                    self._compute(session, input_name, spec, b)
-            with self._lock:
-                self._outstanding -= len(bindings)
-                self._lock.notify_all()
-            if callback is not None:
-                callback(completion_info=AsyncInferCompletionInfo(error))
-            with SIM.lock:
-                SIM.jobs_completed += 1
-            job._done.set()
-
-    def _compute(self, session, input_name, spec, bindings):
-        frame = bindings._input._buffer
-        x = ((frame.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]  # normalisation "on chip"
-        onnx_out = [o.reshape(-1, o.shape[-1]) for o in session.run(None, {input_name: x})]
-        for o in spec["outputs"]:
-            h, w, c = o["shape"]
-            values = onnx_out[o["onnx_index"]].reshape(h, w, c)  # (H*W*2, C/2) anchor-major == NHWC
-            native = FormatType[o.get("type", "UINT8")]
-            top = 65535 if native == FormatType.UINT16 else 255
-            q = np.clip(np.rint(values / o["scale"] + o["zero_point"]), 0, top)  # what the chip computes
-            out = bindings._outputs[o["name"]]
-            wanted = out._stream.format.type
-            if wanted == FormatType.FLOAT32:
-                out._buffer[...] = (q - o["zero_point"]) * o["scale"]
-            elif wanted == native:
-                out._buffer[...] = q
-            else:
-                raise HailoRTInvalidArgumentException("Invalid argument. See hailort.log for more information")
+        native = NativeConfiguredInferModel(self, self._vdevice)
+        self._vdevice._natives.add(native)
+        return ConfiguredInferModel(native, self)
 
 
-class AsyncInferCompletionInfo:
-    def __init__(self, exception):
-        self._exception = exception
-
-    @property
-    def exception(self):
-        return self._exception
-
-
-class AsyncInferJob:
-    def __init__(self, done: threading.Event):
-        self._done = done
-
-    def wait(self, timeout_ms):
-        if not self._done.wait(timeout_ms / 1000.0):
-            raise HailoRTTimeout("Received a timeout - hailort has failed because a timeout had occurred")
+__all__ = ["HEF", "Device", "VDevice", "InferModel", "ConfiguredInferModel", "AsyncInferJob",
+           "AsyncInferCompletionInfo", "FormatType", "FormatOrder", "HailoSchedulingAlgorithm", "QuantInfo",
+           "SIM", "SimulatedProcessAbort", "status_error"]

@@ -1,0 +1,105 @@
+"""Video routes: streams with their Server-Sent Events, and pushed-frame tracking (POST /v1/track).
+
+The work happens in :class:`~hailo_scrfd.runtime.sessions.StreamManager`; here are parsing, the source
+fences (:mod:`.stream_sources`) and the SSE wire format.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..errors import InvalidParameter, UnsupportedMediaType
+from ..runtime.events import Event, Subscription
+from .params import FRAME_PARAMS, RequestOptions, parse_params
+from .payload import _json_body, read_payload
+from .routes import service
+from .stream_sources import stream_source
+
+bp = Blueprint("streams", __name__)
+
+
+def register(app, config) -> None:
+    """The blueprint; ``POST /v1/streams`` only while ``streams.enabled`` (else it is a 405, as the served
+    OpenAPI document, which leaves it out, says)."""
+    app.register_blueprint(bp)
+    if config.streams.enabled:
+        app.add_url_rule("/v1/streams", "streams.open_stream", open_stream, methods=["POST"])
+
+
+def open_stream():
+    svc = service()
+    svc.model.ensure_ready()
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send a JSON body: {\"url\": ...} or {\"file\": ...}")
+    label, opener, live = stream_source(_json_body(request), svc.config)
+    session = svc.streams.open(label, opener, live=live)
+    body = {**session.info(), "events": f"/v1/streams/{session.id}/events"}
+    return jsonify(body), 201, {"Location": f"/v1/streams/{session.id}"}
+
+
+@bp.get("/v1/streams")
+def list_streams():
+    return jsonify({"streams": service().streams.list()})
+
+
+@bp.delete("/v1/streams/<stream_id>")
+def close_stream(stream_id: str):
+    return jsonify(service().streams.close(stream_id))
+
+
+@bp.get("/v1/streams/<stream_id>/events")
+def stream_events(stream_id: str):
+    svc = service()
+    manager = svc.streams
+    subscription = manager.subscribe(stream_id)
+    body = _sse(subscription, svc.config.streams.keepalive_s, lambda: manager.unsubscribe(subscription))
+    return Response(body, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+@bp.post("/v1/track")
+def track():
+    svc = service()
+    svc.model.ensure_ready()
+    payload = read_payload(request, svc.config.url_fetch)
+    text = dict(payload.text)
+    session = text.pop("session", None)
+    if session is not None and not (0 < len(session) <= 64):
+        raise InvalidParameter("'session' must be the id a previous /v1/track response returned")
+    options = parse_params(payload.typed, text, defaults=RequestOptions(svc.pipeline.defaults),
+                           table=FRAME_PARAMS).detect
+    frame = svc.pipeline.decode(payload.image, full=True).pixels
+    manager = svc.streams
+    result = manager.track(session, frame, options)
+    height, width = frame.shape[:2]
+    return jsonify({**result, "count": len(result["tracks"]), "image": {"width": width, "height": height},
+                    "model": svc.model.name})
+
+
+def _sse(subscription: Subscription, keepalive_s: float, release) -> Iterator[bytes]:
+    """The event stream: ``event: NAME`` and one ``data:`` line of JSON per event, comments as keep-alives.
+    ``release`` runs however the stream ends: the stream's end, or a client that went away (its next
+    write fails, and the server closes this generator)."""
+    try:
+        yield b": connected\n\n"
+        while True:
+            event = subscription.get(keepalive_s)
+            if event is None:
+                if subscription.finished:
+                    return
+                yield b": keepalive\n\n"
+                continue
+            yield _wire(event)
+            if event.name == "end":
+                return
+    finally:
+        release()
+
+
+def _wire(event: Event) -> bytes:
+    if event.wire is None:
+        data = json.dumps(event.data, separators=(",", ":"))
+        event.wire = f"event: {event.name}\ndata: {data}\n\n".encode()
+    return event.wire

@@ -1,0 +1,50 @@
+"""The video routes' answers match the OpenAPI document (Flask client, real model)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hailo_scrfd.http.app import create_app
+
+from ..ops.test_openapi import check
+
+
+@pytest.fixture(scope="module")
+def t1(shared):
+    return (shared / "images" / "t1.jpg").read_bytes()
+
+
+def test_video_routes_answer_as_documented(model, t1, tmp_path):
+    client = create_app(model.config, model).test_client()
+    resp = client.post("/v1/streams", json={"file": "x.mp4"})
+    assert resp.status_code == 405 and "POST" not in resp.headers["Allow"]
+    assert "post" not in client.get("/openapi.json").get_json()["paths"]["/v1/streams"]
+    check("/v1/streams", "get", client.get("/v1/streams"))
+    check("/v1/streams/{stream_id}", "delete", client.delete("/v1/streams/st_nope"))
+    check("/v1/streams/{stream_id}/events", "get", client.get("/v1/streams/st_nope/events"))
+    check("/v1/track", "post", first := client.post("/v1/track", data=t1, content_type="image/jpeg"))
+    session = first.get_json()["session"]
+    check("/v1/track", "post", client.post(f"/v1/track?session={session}&threshold=0.6", data=t1,
+                                           content_type="image/jpeg"))
+    check("/v1/track", "post", client.post("/v1/track?session=tr_nope", data=t1, content_type="image/jpeg"))
+    check("/v1/track", "post", client.post("/v1/track?threshold=2", data=t1, content_type="image/jpeg"))
+    enabled = create_app(model.config.override(streams__enabled=True, streams__media_dir=str(tmp_path)),
+                         model).test_client()
+    check("/v1/streams", "post", refused := enabled.post("/v1/streams", json={"file": "../x.mp4"}))
+    assert refused.status_code == 400
+    check("/v1/streams", "post", enabled.post("/v1/streams", data=b"x", content_type="text/plain"))
+
+
+def test_tracking_sessions_are_capped_and_expire(model, t1):
+    config = model.config.override(streams__max_sessions=2, streams__session_idle_s=1.0)
+    client = create_app(config, model).test_client()
+    ids = [client.post("/v1/track", data=t1, content_type="image/jpeg").get_json()["session"] for _ in range(2)]
+    full = client.post("/v1/track", data=t1, content_type="image/jpeg")
+    check("/v1/track", "post", full)
+    assert full.status_code == 429 and full.headers["Retry-After"]
+    time.sleep(2.5)  # the janitor runs every second
+    gone = client.post(f"/v1/track?session={ids[0]}", data=t1, content_type="image/jpeg")
+    assert gone.status_code == 404
+    assert client.post("/v1/track", data=t1, content_type="image/jpeg").status_code == 200
