@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from ..system.config import SCRFDServiceConfig
+from .base import check_model_file
 from .onnx import OnnxBackend
 from .onnx_quantize import cache_path, find_quantized
 
@@ -21,6 +22,7 @@ def create_onnx(config: SCRFDServiceConfig, model_path: str) -> OnnxBackend:
     """The ONNX backend at ``config.model.precision``; ``int8`` without a cached INT8 version is an error
     that says how to make one, ``auto`` without one runs FP32."""
     precision, section, timeout = config.model.precision, config.onnx, config.performance.inference_timeout_s
+    check_model_file(model_path, (".onnx",))  # the one-line errors, before any hashing
     if precision == "fp32":
         return OnnxBackend(model_path, section, timeout)
     int8_path = find_quantized(model_path)
