@@ -90,7 +90,9 @@ class SCRFDModel:
         backend = self._backend_factory(self.config, self.path)
         if self.faults is not None:
             backend = FaultyBackend(backend, self.faults)
-        return InferenceWorker(backend, self.config.performance.max_queue_size, on_failure=self._on_backend_failure)
+        performance = self.config.performance
+        return InferenceWorker(backend, performance.max_queue_size, on_failure=self._on_backend_failure,
+                               batch_wait_s=performance.batch_wait_ms / 1000.0)
 
     # -- self-healing -----------------------------------------------------------------
 
