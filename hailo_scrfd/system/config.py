@@ -24,8 +24,8 @@ import yaml
 
 from ..errors import ConfigError
 from .models import find_default_hef
-from .sections import (MODEL_ENV, DebugSection, DetectionSection, HailoSection, LimitsSection, LoggingSection,
-                       ModelSection, OnnxSection, PerformanceSection, SecuritySection, ServerSection,
+from .sections import (MODEL_ENV, DebugSection, DetectionSection, HailoSection, HealthSection, LimitsSection,
+                       LoggingSection, ModelSection, OnnxSection, PerformanceSection, SecuritySection, ServerSection,
                        StreamsSection, UrlFetchSection)
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class SCRFDServiceConfig:
     security: SecuritySection = field(default_factory=SecuritySection)
     url_fetch: UrlFetchSection = field(default_factory=UrlFetchSection)
     streams: StreamsSection = field(default_factory=StreamsSection)
+    health: HealthSection = field(default_factory=HealthSection)
     debug: DebugSection = field(default_factory=DebugSection)
     logging: LoggingSection = field(default_factory=LoggingSection)
 
