@@ -12,12 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from ..options import AlignOptions, DetectOptions
+import dataclasses
+import logging
+
+from ..options import AlignOptions, DetectOptions, QualityOptions
 from ..runtime.model import DetectionResult, SCRFDModel
 from ..system.config import SCRFDServiceConfig
 from ..vision.decode import decode_image, decode_image_reduced
 from ..vision.detections import Detections
+from ..vision.quality import QualitySettings
+from . import quality as face_quality
+from ..vision.order import face_order
 from .response import aligned_crops, faces_to_json, round_timings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,16 +41,21 @@ class FacePipeline:
     ``reduced_decode``: decode large JPEGs for detection at the size the model needs (alignment always
     decodes in full, since crops need every pixel)."""
 
-    def __init__(self, model: SCRFDModel, *, defaults: DetectOptions, max_pixels: int, reduced_decode: bool = True):
+    def __init__(self, model: SCRFDModel, *, defaults: DetectOptions, max_pixels: int, reduced_decode: bool = True,
+                 quality_defaults: QualityOptions | None = None, quality_settings: QualitySettings | None = None):
         self.model = model
         self.defaults = defaults
+        self.quality_defaults = quality_defaults or QualityOptions()
+        self.quality_settings = quality_settings or QualitySettings()
         self.max_pixels = max_pixels
         self.reduced_decode = reduced_decode
 
     @classmethod
     def from_config(cls, model: SCRFDModel, config: SCRFDServiceConfig, **overrides: Any) -> "FacePipeline":
-        """A pipeline with the config's request defaults and limits."""
+        """A pipeline with the config's request defaults, quality thresholds and limits."""
         settings = {"defaults": DetectOptions.from_config(config.detection),
+                    "quality_defaults": QualityOptions(quality=config.quality.enabled),
+                    "quality_settings": _quality_settings(config),
                     "max_pixels": config.limits.max_image_pixels,
                     "reduced_decode": config.performance.reduced_decode}
         return cls(model, **{**settings, **overrides})
@@ -59,22 +72,47 @@ class FacePipeline:
         """The faces of one decoded RGB frame (a video frame, or a pushed frame already decoded)."""
         return self.model.detect_faces(pixels, options or self.defaults).faces
 
-    def run(self, data: bytes, options: DetectOptions | None = None,
-            align: AlignOptions | None = None) -> dict[str, Any]:
-        """The /v1/detect response for an encoded image, or the /v1/align one when ``align`` is given."""
+    def run(self, data: bytes, options: DetectOptions | None = None, align: AlignOptions | None = None,
+            quality: QualityOptions | None = None, *, best: bool = False) -> dict[str, Any]:
+        """The /v1/detect response for an encoded image, the /v1/align one when ``align`` is given, and with
+        ``best`` the /v1/best one: the single best usable face (or NoUsableFace)."""
         start = time.perf_counter()
-        image = self.decode(data, full=align is not None)
+        options, quality = options or self.defaults, quality or self.quality_defaults
+        assess = best or quality.needed or options.order == "quality"
+        image = self.decode(data, full=align is not None or assess)  # quality and crops need every pixel
         decoded = time.perf_counter()
-        result = self.model.detect_faces(image.pixels, options or self.defaults, image.original_size)
+        detect = dataclasses.replace(options, max_faces=0) if assess else options  # cut after quality is known
+        result = self.model.detect_faces(image.pixels, detect, image.original_size)
         timings = {"decode": (decoded - start) * 1000.0, **result.timings_ms}
-        faces = faces_to_json(result.faces)
+        faces, qualities = result.faces, None
+        if assess:
+            assessed_at = time.perf_counter()
+            qualities = face_quality.assess(image.pixels, faces, self.quality_settings)
+            if best:
+                chosen = face_quality.best(qualities)
+                faces, qualities = faces[chosen], [qualities[chosen]]
+            else:
+                faces, qualities = face_quality.select(faces, qualities, options, quality)
+                if options.order != "quality" and options.max_faces:
+                    faces, qualities = self._cut(faces, qualities, options, result.image_size)
+            timings["quality"] = (time.perf_counter() - assessed_at) * 1000.0
+        body = faces_to_json(faces)
+        if qualities is not None and (quality.quality or best):
+            for face, q in zip(body, qualities, strict=True):
+                face["quality"] = q.to_json()
         if align is not None:
             aligned_at = time.perf_counter()
-            for face, crop in zip(faces, aligned_crops(image.pixels, result.faces, align), strict=True):
+            for face, crop in zip(body, aligned_crops(image.pixels, faces, align), strict=True):
                 face["aligned"] = crop
             timings["align"] = (time.perf_counter() - aligned_at) * 1000.0
         timings["total"] = (time.perf_counter() - start) * 1000.0
-        return self.response(result, faces, timings)
+        return self.response(result, body, timings)
+
+    @staticmethod
+    def _cut(faces: Detections, qualities: list, options: DetectOptions, image_size: tuple[int, int]):
+        """``max_faces`` by a detection-only ``order``, when quality kept the model from cutting."""
+        keep = np.sort(face_order(faces.xyxy, faces.scores, options.order, image_size)[:options.max_faces])
+        return faces[keep], [qualities[i] for i in keep]
 
     def response(self, result: DetectionResult, faces: list[dict[str, Any]],
                  timings: dict[str, float]) -> dict[str, Any]:
@@ -88,3 +126,13 @@ class FacePipeline:
             "backend": backend.name if backend else None,
             "timings_ms": round_timings(timings),
         }
+
+
+def _quality_settings(config: SCRFDServiceConfig) -> QualitySettings:
+    """The ``quality.*`` thresholds; a combination QualitySettings refuses falls back to the defaults."""
+    values = {f.name: getattr(config.quality, f.name) for f in dataclasses.fields(QualitySettings)}
+    try:
+        return QualitySettings(**values)
+    except ValueError as exc:
+        log.warning("config: %s; using the default quality thresholds", exc)
+        return QualitySettings()

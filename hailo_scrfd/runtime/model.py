@@ -234,6 +234,6 @@ class SCRFDModel:
         t2 = time.perf_counter()
         faces = postprocess(raw.outputs, input_hw=raw.input_hw, scale=raw.scale, image_size=raw.image_size,
                             threshold=opts.threshold, nms_threshold=opts.nms_threshold, max_faces=opts.max_faces,
-                            min_face_size=opts.min_face_size)
+                            order=opts.order, min_face_size=opts.min_face_size)
         timings = {**raw.timings_ms, "postprocess": (time.perf_counter() - t2) * 1000.0}
         return DetectionResult(faces=faces, image_size=raw.image_size, timings_ms=timings)

@@ -25,8 +25,8 @@ import yaml
 from ..errors import ConfigError
 from .models import find_default_hef
 from .sections import (MODEL_ENV, DebugSection, DetectionSection, HailoSection, HealthSection, LimitsSection,
-                       LoggingSection, ModelSection, OnnxSection, PerformanceSection, SecuritySection, ServerSection,
-                       StreamsSection, UrlFetchSection)
+                       LoggingSection, ModelSection, OnnxSection, PerformanceSection, QualitySection, SecuritySection,
+                       ServerSection, StreamsSection, UrlFetchSection)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class SCRFDServiceConfig:
     hailo: HailoSection = field(default_factory=HailoSection)
     security: SecuritySection = field(default_factory=SecuritySection)
     url_fetch: UrlFetchSection = field(default_factory=UrlFetchSection)
+    quality: QualitySection = field(default_factory=QualitySection)
     streams: StreamsSection = field(default_factory=StreamsSection)
     health: HealthSection = field(default_factory=HealthSection)
     debug: DebugSection = field(default_factory=DebugSection)
