@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 
 ORDERS = ("area", "score", "quality", "center")  # the same as hailo_scrfd.vision.order.ORDERS (a test checks)
+MODES = ("fast", "full")  # the same as hailo_scrfd.vision.scales.MODES (a test checks)
 
 
 def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -30,6 +31,9 @@ class DetectOptions:
     max_faces: int = setting(0, "Cap on faces per image; 0 means no cap. Which faces it keeps is `order`.",
                              min=0, max=10000)
     min_face_size: float = setting(0.0, "Minimum face box side, in original-image pixels.", min=0, max=100000)
+    mode: str = setting("fast", "Scale coverage: fast (one pass; a cheap rescue pass when it finds no face) or "
+                        "full (normal, reduced and high-resolution passes or tiles: close-ups and crowds).",
+                        choices=MODES)
     order: str = setting("area", "Which faces max_faces keeps: the largest (area), the highest-scoring (score), "
                          "the best quality (quality) or the most central (center). Faces are listed by score.",
                          choices=ORDERS)

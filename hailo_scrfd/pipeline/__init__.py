@@ -16,12 +16,13 @@ import dataclasses
 import logging
 
 from ..options import AlignOptions, DetectOptions, QualityOptions
-from ..runtime.model import DetectionResult, SCRFDModel
+from ..runtime.model import SCRFDModel
 from ..system.config import SCRFDServiceConfig
 from ..vision.decode import decode_image, decode_image_reduced
 from ..vision.detections import Detections
 from ..vision.quality import QualitySettings
 from . import quality as face_quality
+from . import scales
 from ..vision.order import face_order
 from .response import aligned_crops, faces_to_json, round_timings
 
@@ -79,12 +80,14 @@ class FacePipeline:
         start = time.perf_counter()
         options, quality = options or self.defaults, quality or self.quality_defaults
         assess = best or quality.needed or options.order == "quality"
-        image = self.decode(data, full=align is not None or assess)  # quality and crops need every pixel
+        # Quality, crops and the high-resolution passes of full mode need every pixel.
+        image = self.decode(data, full=align is not None or assess or options.mode == "full")
         decoded = time.perf_counter()
         detect = dataclasses.replace(options, max_faces=0) if assess else options  # cut after quality is known
-        result = self.model.detect_faces(image.pixels, detect, image.original_size)
-        timings = {"decode": (decoded - start) * 1000.0, **result.timings_ms}
-        faces, qualities = result.faces, None
+        faces, image_size, engine_timings, passes = scales.detect(self.model, image.pixels, detect,
+                                                                  image.original_size)
+        timings = {"decode": (decoded - start) * 1000.0, **engine_timings, "passes": len(passes)}
+        qualities = None
         if assess:
             assessed_at = time.perf_counter()
             qualities = face_quality.assess(image.pixels, faces, self.quality_settings)
@@ -94,7 +97,7 @@ class FacePipeline:
             else:
                 faces, qualities = face_quality.select(faces, qualities, options, quality)
                 if options.order != "quality" and options.max_faces:
-                    faces, qualities = self._cut(faces, qualities, options, result.image_size)
+                    faces, qualities = self._cut(faces, qualities, options, image_size)
             timings["quality"] = (time.perf_counter() - assessed_at) * 1000.0
         body = faces_to_json(faces)
         if qualities is not None and (quality.quality or best):
@@ -106,7 +109,7 @@ class FacePipeline:
                 face["aligned"] = crop
             timings["align"] = (time.perf_counter() - aligned_at) * 1000.0
         timings["total"] = (time.perf_counter() - start) * 1000.0
-        return self.response(result, body, timings)
+        return self.response(image_size, body, timings, passes)
 
     @staticmethod
     def _cut(faces: Detections, qualities: list, options: DetectOptions, image_size: tuple[int, int]):
@@ -114,9 +117,9 @@ class FacePipeline:
         keep = np.sort(face_order(faces.xyxy, faces.scores, options.order, image_size)[:options.max_faces])
         return faces[keep], [qualities[i] for i in keep]
 
-    def response(self, result: DetectionResult, faces: list[dict[str, Any]],
-                 timings: dict[str, float]) -> dict[str, Any]:
-        width, height = result.image_size
+    def response(self, image_size: tuple[int, int], faces: list[dict[str, Any]], timings: dict[str, float],
+                 passes: list[dict]) -> dict[str, Any]:
+        width, height = image_size
         backend = self.model.backend
         return {
             "faces": faces,
@@ -125,6 +128,7 @@ class FacePipeline:
             "model": self.model.name,
             "backend": backend.name if backend else None,
             "timings_ms": round_timings(timings),
+            "passes": passes,
         }
 
 

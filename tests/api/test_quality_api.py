@@ -93,7 +93,9 @@ def test_best_says_why_no_face_is_usable(client, shared):
     body = resp.get_json()
     assert resp.status_code == 422 and body["error"]["code"] == "no_usable_face"
     assert body["error"]["details"]["faces"] and all("blurry" in f["issues"] for f in body["error"]["details"]["faces"])
-    none = post(client, "/v1/best", photo(shared, "aligned_112_tom_hanks.png"))
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 150), (90, 120, 150)).save(buf, "PNG")  # no face at all
+    none = client.post("/v1/best", data=buf.getvalue(), content_type="image/png")
     assert none.status_code == 422 and none.get_json()["error"]["details"] == {"faces": []}
 
 

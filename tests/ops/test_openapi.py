@@ -16,8 +16,9 @@ from referencing import Registry, Resource
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.http.openapi import served_document
 from hailo_scrfd.http.params import PARAM_ALIASES
-from hailo_scrfd.options import ORDERS, AlignOptions, DetectOptions, QualityOptions, declarations
+from hailo_scrfd.options import MODES, ORDERS, AlignOptions, DetectOptions, QualityOptions, declarations
 from hailo_scrfd.vision import order as vision_order
+from hailo_scrfd.vision import scales as vision_scales
 from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.runtime.model import SCRFDModel
 
@@ -149,5 +150,5 @@ def test_parameters_agree_with_their_one_declaration(path, option_classes):
             assert re.search(rf"default[^)]*\b{re.escape(default)}\)", description), (name, description)
 
 
-def test_order_choices_are_the_vision_layers():
-    assert set(ORDERS) == set(vision_order.ORDERS)
+def test_choices_are_the_vision_layers():
+    assert set(ORDERS) == set(vision_order.ORDERS) and set(MODES) == set(vision_scales.MODES)
