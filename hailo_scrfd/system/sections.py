@@ -165,6 +165,18 @@ class StreamsSection:
 
 
 @dataclass(frozen=True)
+class HealthSection:
+    probe_timeout_s: float = _key(3.0, "Deadline for the probe of GET /health?deep=1; a probe still running then "
+                                  "fails (503).", min=0.1, max=60)
+    probe_cache_s: float = _key(5.0, "How long a probe's result is reused: a monitor polling ?deep=1 more often "
+                                "gets that result, and never more than one probe runs at a time.", min=0, max=3600)
+    probe_image: str = _key("", "An image file the probe runs on, read once at start; empty: a built-in "
+                            "synthetic scene.")
+    probe_expected_faces: int = _key(-1, "With probe_image: how many faces it shows; the probe fails when it "
+                                     "finds another number. -1: not checked.", min=-1, max=10000)
+
+
+@dataclass(frozen=True)
 class DebugSection:
     fault_injection: bool = _key(False, "Test hook: POST /debug/faults makes the backend fail or hang. Never in "
                                  "production.")
