@@ -97,7 +97,16 @@ def test_auto_times_both_and_logs_its_choice(shared, int8_model, caplog):
     line = next(r.getMessage() for r in caplog.records if "model.precision auto" in r.getMessage())
     int8_ms, fp32_ms = (float(line.split(kind)[1].split("ms")[0]) for kind in ("INT8 ", "FP32 "))
     assert model.backend.name.endswith(" int8") == (int8_ms < fp32_ms), line
+    chosen = model.backend.name
     model.close()
+    # The next start on this machine loads only the chosen model: the measurement is kept, not repeated.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hailo_scrfd.backends.precision"):
+        again = _model(shared, "auto")
+    assert again.backend.name == chosen and "as measured at an earlier start" in caplog.text or \
+        "measured faster at an earlier start" in caplog.text, caplog.text
+    assert "ms per image here" not in caplog.text
+    again.close()
 
 
 def test_int8_without_a_quantized_file_says_how_to_make_one(shared, model_dir, tmp_path, caplog):
