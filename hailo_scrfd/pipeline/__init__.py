@@ -90,7 +90,8 @@ class FacePipeline:
         qualities = None
         if assess:
             assessed_at = time.perf_counter()
-            qualities = face_quality.assess(image.pixels, faces, self.quality_settings)
+            qualities, timings["quality_inference"] = face_quality.assess(self.model, image.pixels, faces,
+                                                                         self.quality_settings)
             if best:
                 chosen = face_quality.best(qualities)
                 faces, qualities = faces[chosen], [qualities[chosen]]
