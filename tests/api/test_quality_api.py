@@ -35,8 +35,10 @@ def blurred_jpeg(shared, name, sigma):
 def test_quality_block_only_when_asked(client, shared):
     plain = post(client, "/v1/detect", photo(shared, "t1.jpg")).get_json()
     assert all("quality" not in f for f in plain["faces"]) and "quality" not in plain["timings_ms"]
+    assert "quality_inference" not in plain["timings_ms"]  # detection alone runs no refinement cells
     body = post(client, "/v1/detect", photo(shared, "t1.jpg"), "?quality=true").get_json()
     assert body["count"] == plain["count"] == 6 and "quality" in body["timings_ms"]
+    assert 0 < body["timings_ms"]["quality_inference"] <= body["timings_ms"]["quality"]
     for face, same in zip(body["faces"], plain["faces"], strict=True):
         # quality decodes in full (crops need every pixel), detection alone may decode reduced: a fraction of a px
         assert set(face["quality"]) == KEYS and face["bbox"] == pytest.approx(same["bbox"], abs=0.5)
