@@ -1,10 +1,11 @@
 """Fit the 3-D mean face of hailo_scrfd.vision.pose on ../shared/pose (AFLW2000-3D) and report 5-fold CV errors.
 
-    .venv/bin/python scripts/fit_pose_model.py [--shared ../shared] [--model scrfd_2.5g_bnkps.onnx]
+    .venv/bin/python scripts/fit_pose_model.py [--shared ../shared] [--model scrfd_2.5g_bnkps.onnx] [--raw]
 
 Needs scipy (the ``test`` extra). Minimises the mean of |yaw error| + |pitch error| over the usable photos,
 in AFLW's Euler order, with Nelder-Mead over the 5 free shape numbers (eye height, nose depth, mouth
 half-width, height and depth; the eye half-distance is the unit). Prints the constants for pose.py.
+The landmarks are refined as the quality path refines them (hailo_scrfd.pipeline.landmarks) unless --raw.
 """
 
 from __future__ import annotations
@@ -20,25 +21,27 @@ from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.vision.decode import decode_image
 from hailo_scrfd.runtime.model import SCRFDModel
 from hailo_scrfd.vision.detections import box_iou
+from hailo_scrfd.pipeline.landmarks import refine_landmarks
 from hailo_scrfd.vision import pose
 
 START = np.array([pose.MODEL_EYE_Y, pose.MODEL_NOSE_Z, pose.MODEL_MOUTH_X, pose.MODEL_MOUTH_Y, pose.MODEL_MOUTH_Z])
 
 
-def landmarks(shared: Path, model_file: str) -> tuple[np.ndarray, np.ndarray, float]:
+def landmarks(shared: Path, model_file: str, refine: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     truth = json.loads((shared / "pose" / "pose_gt.json").read_text())
     config = SCRFDServiceConfig().override(model__path=str(shared / "models" / model_file))
     model = SCRFDModel(config).load()
     lms, angles, usable = [], [], [n for n, g in sorted(truth.items()) if g["usable"]]
     try:
         for name in usable:
-            faces = model.detect_faces(decode_image((shared / "pose" / "images" / name).read_bytes(),
-                                                   max_pixels=10_000_000)).faces
+            image = decode_image((shared / "pose" / "images" / name).read_bytes(), max_pixels=10_000_000)
+            faces = model.detect_faces(image).faces
             if not len(faces):
                 continue
+            found = refine_landmarks(model, image, faces)[0] if refine else faces.landmarks
             iou = box_iou(np.array([truth[name]["bbox_xyxy"]], np.float32), faces.xyxy)[0]
             if iou.max() >= 0.3:
-                lms.append(faces.landmarks[int(np.argmax(iou))])
+                lms.append(found[int(np.argmax(iou))])
                 angles.append([truth[name][k] for k in ("yaw", "pitch", "roll")])
     finally:
         model.close()
@@ -74,8 +77,9 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     parser.add_argument("--model", default="scrfd_2.5g_bnkps.onnx")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--raw", action="store_true", help="the detector's landmarks, not refined ones")
     args = parser.parse_args()
-    lms, angles, share = landmarks(args.shared, args.model)
+    lms, angles, share = landmarks(args.shared, args.model, refine=not args.raw)
     print(f"detected {share:.1%} of the usable faces")
     generic = np.array([-33.0, -28.0, 25.0, 30.0, -8.0]) / 31.0   # a textbook mean face, in the same units
     report("generic mean face", estimate(generic, lms), angles)

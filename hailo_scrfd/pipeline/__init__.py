@@ -43,13 +43,15 @@ class FacePipeline:
     decodes in full, since crops need every pixel)."""
 
     def __init__(self, model: SCRFDModel, *, defaults: DetectOptions, max_pixels: int, reduced_decode: bool = True,
-                 quality_defaults: QualityOptions | None = None, quality_settings: QualitySettings | None = None):
+                 quality_defaults: QualityOptions | None = None, quality_settings: QualitySettings | None = None,
+                 refine_faces: int = 8):
         self.model = model
         self.defaults = defaults
         self.quality_defaults = quality_defaults or QualityOptions()
         self.quality_settings = quality_settings or QualitySettings()
         self.max_pixels = max_pixels
         self.reduced_decode = reduced_decode
+        self.refine_faces = refine_faces
 
     @classmethod
     def from_config(cls, model: SCRFDModel, config: SCRFDServiceConfig, **overrides: Any) -> "FacePipeline":
@@ -57,6 +59,7 @@ class FacePipeline:
         settings = {"defaults": DetectOptions.from_config(config.detection),
                     "quality_defaults": QualityOptions(quality=config.quality.enabled),
                     "quality_settings": _quality_settings(config),
+                    "refine_faces": config.quality.refine_faces,
                     "max_pixels": config.limits.max_image_pixels,
                     "reduced_decode": config.performance.reduced_decode}
         return cls(model, **{**settings, **overrides})
@@ -90,7 +93,8 @@ class FacePipeline:
         qualities = None
         if assess:
             assessed_at = time.perf_counter()
-            qualities = face_quality.assess(image.pixels, faces, self.quality_settings)
+            qualities, timings["quality_inference"] = face_quality.assess(
+                self.model, image.pixels, faces, self.quality_settings, refine=self.refine_faces)
             if best:
                 chosen = face_quality.best(qualities)
                 faces, qualities = faces[chosen], [qualities[chosen]]

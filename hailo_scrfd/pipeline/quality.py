@@ -8,16 +8,24 @@ from ..errors import NoUsableFace
 from ..options import DetectOptions, QualityOptions
 from ..vision.detections import Detections
 from ..vision.order import best_face, face_order
+from ..runtime.model import SCRFDModel
+from ..vision.pose import head_pose
 from ..vision.quality import FaceQuality, QualitySettings, assess_faces, face_crops
+from .landmarks import MAX_REFINED, refine_landmarks
 
 
-def assess(pixels: np.ndarray, faces: Detections, settings: QualitySettings) -> list[FaceQuality]:
-    """The quality of each face; ``pixels`` must be the full-resolution image the coordinates refer to."""
+def assess(model: SCRFDModel, pixels: np.ndarray, faces: Detections, settings: QualitySettings,
+           refine: int = MAX_REFINED) -> tuple[list[FaceQuality], float]:
+    """The quality of each face, and the engine milliseconds of the landmark refinement. ``pixels`` must be
+    the full-resolution image the coordinates refer to. The pose comes from landmarks refined on the
+    ``refine`` largest faces (:mod:`.landmarks`); crops, size and cut-off from the detected ones, like /v1/align."""
     if not len(faces):
-        return []
+        return [], 0.0
     height, width = pixels.shape[:2]
+    refined, engine_ms = refine_landmarks(model, pixels, faces, refine)
     crops = face_crops(pixels, faces.landmarks)
-    return assess_faces((width, height), faces.xyxy, faces.scores, faces.landmarks, crops, settings)
+    return assess_faces((width, height), faces.xyxy, faces.scores, faces.landmarks, crops, settings,
+                        poses=head_pose(refined)), engine_ms
 
 
 def select(faces: Detections, qualities: list[FaceQuality], options: DetectOptions,

@@ -14,8 +14,9 @@ length, so no camera assumption and no dependence on the face's position in the 
 ``Ry(yaw) @ Rx(-pitch)`` the vertical image coordinates depend on pitch only, so pitch is a linear least
 squares solve on the vertical coordinates and yaw then a linear solve on the horizontal ones: closed
 form, no iterations. The model's shape was fitted to minimise the yaw and pitch error on 184
-AFLW2000-3D photos (scripts/fit_pose_model.py); 5-fold cross-validation gives the same error as the
-in-sample fit (see notes/quality-report.md).
+AFLW2000-3D photos (scripts/fit_pose_model.py), on landmarks refined as the quality path refines them
+(:mod:`hailo_scrfd.pipeline.landmarks`); 5-fold cross-validation gives the same error as the in-sample fit
+(see notes/quality-report.md).
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import numpy as np
 
 # The 5 points in face axes (x to the image's right, y down, z away from the camera; units: half the
 # distance between the eye centres): eyes, nose tip, mouth corners. Symmetric by construction, so a
-# mirrored face gets exactly the opposite yaw and roll. Fitted on ../shared/pose (AFLW2000-3D).
-MODEL_EYE_Y = -0.7906
-MODEL_NOSE_Z = -1.3183
-MODEL_MOUTH_X = 0.8046
-MODEL_MOUTH_Y = 0.8584
-MODEL_MOUTH_Z = -0.2503
+# mirrored face gets exactly the opposite yaw and roll. Fitted on ../shared/pose (AFLW2000-3D), refined
+# landmarks.
+MODEL_EYE_Y = -0.8283
+MODEL_NOSE_Z = -1.1280
+MODEL_MOUTH_X = 0.8275
+MODEL_MOUTH_Y = 0.9515
+MODEL_MOUTH_Z = -0.0415
 FACE_MODEL_3D = np.array([
     [-1.0, MODEL_EYE_Y, 0.0],
     [1.0, MODEL_EYE_Y, 0.0],

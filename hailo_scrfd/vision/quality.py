@@ -148,16 +148,18 @@ def quality_score(*, sharpness: float, eye_distance: float, yaw: float, pitch: f
 
 
 def assess_faces(image_size: tuple[int, int], boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray,
-                 crops: Sequence[np.ndarray], settings: QualitySettings = QualitySettings()) -> list[FaceQuality]:
+                 crops: Sequence[np.ndarray], settings: QualitySettings = QualitySettings(),
+                 poses: np.ndarray | None = None) -> list[FaceQuality]:
     """The quality of N faces: xyxy ``boxes (N, 4)``, detection ``scores (N,)``, ``landmarks (N, 5, 2)`` in
-    original-image pixels of an image of ``image_size`` (width, height), and their 112x112 aligned crops."""
+    original-image pixels of an image of ``image_size`` (width, height), and their 112x112 aligned crops.
+    ``poses (N, 3)``: yaw, pitch, roll already estimated (from refined landmarks); else from ``landmarks``."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     landmarks = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
     if not len(boxes) == len(scores) == len(landmarks) == len(crops):
         raise ValueError("boxes, scores, landmarks and crops must describe the same faces")
     if not len(boxes):
         return []
-    poses = head_pose(landmarks)
+    poses = head_pose(landmarks) if poses is None else np.asarray(poses, np.float64).reshape(-1, 3)
     eye_distance = np.linalg.norm(landmarks[:, 1] - landmarks[:, 0], axis=1)
     short_side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     out = []

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from hailo_scrfd.pipeline.landmarks import refine_landmarks
 from hailo_scrfd.vision.align import estimate_transform, warp
 from hailo_scrfd.vision.decode import decode_image
 from hailo_scrfd.vision.detections import box_iou
@@ -22,6 +23,12 @@ MIN_EYES = 15.0  # px: faces big enough for their landmarks to fix an angle to a
 
 def _faces(model, image):
     return model.detect_faces(image).faces
+
+
+def _refined(model, image, limit: int = 16):
+    """The faces and their landmarks refined as the quality path refines them (upright cell and its mirror)."""
+    faces = _faces(model, image)
+    return faces, refine_landmarks(model, image, faces, limit)[0]
 
 
 def _match(lm_expected: np.ndarray, found_lm: np.ndarray) -> int | None:
@@ -57,62 +64,64 @@ def roll_errors(model, load_image) -> dict[int, list[float]]:
         faces = _faces(model, image)
         for box in faces.xyxy[_big(faces)]:
             patch = _patch(image, box)
-            base = _faces(model, patch)
+            _, base = _refined(model, patch)
             centre = np.array(patch.shape[1::-1]) / 2
-            i = int(np.argmin(np.linalg.norm(base.landmarks[:, 2] - centre, axis=1)))
-            lm, roll0 = base.landmarks[i], head_pose(base.landmarks[i])[0, 2]
+            i = int(np.argmin(np.linalg.norm(base[:, 2] - centre, axis=1)))
+            lm, roll0 = base[i], head_pose(base[i])[0, 2]
             for angle in (-40, -30, -20, -10, 10, 20, 30, 40):
                 # cv2 angles are counter-clockwise on screen; roll is clockwise-positive, so it falls by angle
                 m = cv2.getRotationMatrix2D(tuple(centre), angle, 1.0)
                 rotated = cv2.warpAffine(patch, m, patch.shape[1::-1], flags=cv2.INTER_LINEAR,
                                          borderMode=cv2.BORDER_CONSTANT, borderValue=(127, 127, 127))
-                found = _faces(model, rotated)
-                j = _match(lm @ m[:, :2].T + m[:, 2], found.landmarks)
+                _, found = _refined(model, rotated)
+                j = _match(lm @ m[:, :2].T + m[:, 2], found)
                 if j is not None:
-                    delta = (head_pose(found.landmarks[j])[0, 2] - (roll0 - angle) + 180) % 360 - 180
+                    delta = (head_pose(found[j])[0, 2] - (roll0 - angle) + 180) % 360 - 180
                     errors.setdefault(angle, []).append(float(delta))
     return errors
 
 
 def test_roll_follows_a_rotated_photo(roll_errors):
-    """The geometry is exact (tests/unit); what moves is SCRFD's landmarks. They follow small rotations to about
-    a degree and lag behind large ones (a bias toward upright: about 3 deg at 30, 8 at 40 with the 2.5g model)."""
+    """The geometry is exact (tests/unit). SCRFD's own landmarks lag behind large rotations (about 3 deg at 30,
+    8 at 40 with the 2.5g model); refined on an upright cell of the face they follow it to well under 2 deg
+    at every angle from -40 to 40, and the rotated faces are all found again."""
     print()
     for angle, errs in sorted(roll_errors.items()):
         e = np.abs(errs)
         print(f"rotation {angle:+d}: n={len(e)} MAE {e.mean():.2f} median {np.median(e):.2f} max {e.max():.2f} "
               f"share<=2 {np.mean(e <= 2):.2f} bias {np.mean(errs):+.2f}")
-    assert all(len(roll_errors.get(a, [])) >= 30 for a in (-20, -10, 10, 20))
-    for angle in (-10, 10):
-        e = np.abs(roll_errors[angle])
-        assert e.mean() <= 1.5 and np.median(e) <= 1.0 and e.max() <= 5.0, angle
-    for angle in (-20, 20):
-        e = np.abs(roll_errors[angle])
-        assert e.mean() <= 2.5 and np.median(e) <= 1.5, angle
+    counts = [len(roll_errors.get(a, [])) for a in (-40, -30, -20, -10, 10, 20, 30, 40)]
+    assert min(counts) >= 0.9 * max(counts) and max(counts) >= 30, counts
+    for angle, errs in roll_errors.items():
+        e = np.abs(errs)
+        assert e.mean() <= 1.0 and np.median(e) <= 1.0 and np.mean(e <= 2.0) >= 0.95 and e.max() <= 3.0, angle
 
 
 def test_mirrored_photo_gives_opposite_yaw(model, load_image):
-    """head_pose is exactly mirror-symmetric (tests/unit); SCRFD's landmarks are not quite, so on real photos
-    the mirrored face's yaw is the opposite within a couple of degrees on average."""
+    """head_pose is exactly mirror-symmetric (tests/unit). SCRFD's landmarks on a mirrored photo are not the
+    mirror of the original's (a third of the faces missed 2 deg of yaw); the refined landmarks average each
+    face's cell with its mirror, so the mirrored photo's yaw and roll are the opposite within 2 deg on every
+    face, and its pitch the same within 2 deg on nearly every one (the two cells are cut from slightly
+    different first detections, so they are not exact mirrors)."""
     diffs = []
     for name in PHOTOS:
         image = load_image(name)
-        base = _faces(model, image)
+        base, base_lm = _refined(model, image, limit=1000)
         keep = _big(base)
-        found = _faces(model, np.ascontiguousarray(image[:, ::-1]))
+        _, found = _refined(model, np.ascontiguousarray(image[:, ::-1]), limit=1000)
         w = image.shape[1]
-        for lm, pose in zip(base.landmarks[keep], head_pose(base.landmarks[keep]), strict=True):
-            i = _match(np.c_[w - lm[:, 0], lm[:, 1]][[1, 0, 2, 4, 3]], found.landmarks)
+        for lm, pose in zip(base_lm[keep], head_pose(base_lm[keep]), strict=True):
+            i = _match(np.c_[w - lm[:, 0], lm[:, 1]][[1, 0, 2, 4, 3]], found)
             assert i is not None, f"{name}: the mirrored face was not found"
-            mirrored = head_pose(found.landmarks[i])[0]
+            mirrored = head_pose(found[i])[0]
             diffs.append(mirrored * [-1, 1, -1] - pose)
     d = np.abs(diffs)
-    print(f"\nmirror, n={len(d)}: mean |yaw+yaw'| {d[:, 0].mean():.2f} (max {d[:, 0].max():.2f}), |pitch-pitch'| "
-          f"{d[:, 1].mean():.2f} (max {d[:, 1].max():.2f}), |roll+roll'| {d[:, 2].mean():.2f} "
-          f"(max {d[:, 2].max():.2f})")
-    assert len(d) >= 10
-    assert d[:, 0].mean() <= 2.0 and d[:, 2].mean() <= 2.5 and d[:, 1].mean() <= 2.5
-    assert np.median(d[:, 0]) <= 2.0 and d[:, 0].max() <= 5.0
+    print(f"\nmirror, n={len(d)}: |yaw+yaw'| mean {d[:, 0].mean():.2f} max {d[:, 0].max():.2f}; |pitch-pitch'| "
+          f"mean {d[:, 1].mean():.2f} max {d[:, 1].max():.2f} share<=2 {np.mean(d[:, 1] <= 2):.2f}; "
+          f"|roll+roll'| mean {d[:, 2].mean():.2f} max {d[:, 2].max():.2f}")
+    assert len(d) >= 30
+    assert d[:, 0].max() <= 2.0 and d[:, 2].max() <= 2.0 and d[:, 0].mean() <= 1.0 and d[:, 2].mean() <= 1.0
+    assert d[:, 1].mean() <= 1.5 and np.mean(d[:, 1] <= 2.0) >= 0.85
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +132,7 @@ def aflw(model, shared):
     usable = {name: g for name, g in truth.items() if g["usable"]}
     for name, g in sorted(usable.items()):
         image = decode_image((shared / "pose" / "images" / name).read_bytes(), max_pixels=10_000_000)
-        faces = _faces(model, image)
+        faces, landmarks = _refined(model, image)
         if not len(faces):
             continue
         iou = box_iou(np.array([g["bbox_xyxy"]], np.float32), faces.xyxy)[0]
@@ -131,7 +140,7 @@ def aflw(model, shared):
         if iou[i] < 0.3:
             continue
         found += 1
-        est.append(to_aflw(head_pose(faces.landmarks[i]))[0])
+        est.append(to_aflw(head_pose(landmarks[i]))[0])
         gt.append([g["yaw"], g["pitch"], g["roll"]])
     return np.array(est), np.array(gt), found / len(usable)
 

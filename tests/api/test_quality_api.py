@@ -35,8 +35,10 @@ def blurred_jpeg(shared, name, sigma):
 def test_quality_block_only_when_asked(client, shared):
     plain = post(client, "/v1/detect", photo(shared, "t1.jpg")).get_json()
     assert all("quality" not in f for f in plain["faces"]) and "quality" not in plain["timings_ms"]
+    assert "quality_inference" not in plain["timings_ms"]  # detection alone runs no refinement cells
     body = post(client, "/v1/detect", photo(shared, "t1.jpg"), "?quality=true").get_json()
     assert body["count"] == plain["count"] == 6 and "quality" in body["timings_ms"]
+    assert 0 < body["timings_ms"]["quality_inference"] <= body["timings_ms"]["quality"]
     for face, same in zip(body["faces"], plain["faces"], strict=True):
         # quality decodes in full (crops need every pixel), detection alone may decode reduced: a fraction of a px
         assert set(face["quality"]) == KEYS and face["bbox"] == pytest.approx(same["bbox"], abs=0.5)
@@ -69,9 +71,11 @@ def test_order_decides_which_face_max_faces_keeps(client, shared, order):
     key = {"area": lambda f: -f["bbox"][2] * f["bbox"][3], "score": lambda f: -f["score"],
            "quality": lambda f: -f["quality"]["score"],
            "center": lambda f: np.hypot(f["bbox"][0] + f["bbox"][2] / 2 - 640, f["bbox"][1] + f["bbox"][3] / 2 - 443)}
-    expected = min(faces, key=key[order])
+    best = min(key[order](f) for f in faces)
+    # quality scores come rounded to 3 decimals: faces tied there may be either side of the true order
+    tied = [f for f in faces if key[order](f) <= best + (0.001 if order == "quality" else 0.0)]
     one = post(client, "/v1/detect", photo(shared, "t1.jpg"), f"?max_faces=1&order={order}").get_json()
-    assert one["count"] == 1 and one["faces"][0]["bbox"] == pytest.approx(expected["bbox"], abs=0.5)
+    assert one["count"] == 1 and any(one["faces"][0]["bbox"] == pytest.approx(f["bbox"], abs=0.5) for f in tied)
     two = post(client, "/v1/detect", photo(shared, "t1.jpg"), f"?max_faces=2&order={order}").get_json()["faces"]
     assert [f["score"] for f in two] == sorted((f["score"] for f in two), reverse=True)  # listed by score
 
@@ -84,7 +88,8 @@ def test_best_returns_one_aligned_face_with_quality(client, shared):
     group = post(client, "/v1/best", photo(shared, "t1.jpg"), "?size=224&format=jpeg").get_json()
     everyone = post(client, "/v1/detect", photo(shared, "t1.jpg"), "?quality=true").get_json()["faces"]
     usable = [f for f in everyone if not f["quality"]["issues"]]
-    assert group["faces"][0]["bbox"] == max(usable, key=lambda f: f["quality"]["score"])["bbox"]
+    top = max(f["quality"]["score"] for f in usable)  # rounded to 3 decimals: ties there may go either way
+    assert group["faces"][0]["bbox"] in [f["bbox"] for f in usable if f["quality"]["score"] >= top - 0.001]
     assert group["faces"][0]["aligned"]["size"] == 224
 
 
