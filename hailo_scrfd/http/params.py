@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from ..errors import InvalidParameter
-from ..options import AlignOptions, DetectOptions, declarations
+from ..options import AlignOptions, DetectOptions, RedactOptions, RenderOptions, declarations
 from ..vision.align import template_for_size
 
 KINDS = {"int": int, "float": float, "str": str}
@@ -73,6 +73,32 @@ class Param:
 DETECT_PARAMS = Param.table(DetectOptions)
 ALIGN_ONLY_PARAMS = Param.table(AlignOptions)
 ALIGN_PARAMS = {**DETECT_PARAMS, **ALIGN_ONLY_PARAMS}
+RENDER_ONLY_PARAMS = Param.table(RenderOptions)
+REDACT_ONLY_PARAMS = Param.table(RedactOptions)
+DRAW_PARAMS = {**DETECT_PARAMS, **RENDER_ONLY_PARAMS}
+REDACT_PARAMS = {**DRAW_PARAMS, **REDACT_ONLY_PARAMS}
+
+
+def parse_values(table: Mapping[str, Param], typed: Mapping[str, Any], text: Mapping[str, str]) -> dict[str, Any]:
+    """Each named value parsed by its entry in ``table`` (the body's typed value wins); unknown names: 400."""
+    unknown = sorted((set(typed) | set(text)) - set(table))
+    if unknown:
+        # Names are echoed, but clipped: a client's "name" can be anything, image data included.
+        names = ", ".join(repr(name[:40]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise InvalidParameter(f"unknown parameter(s) {names}; accepted: image, {', '.join(table)}")
+    values = {name: table[name].parse(value, False) for name, value in text.items()}
+    values.update({name: table[name].parse(value, True) for name, value in typed.items()})
+    return values
+
+
+def parse_picture_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: DetectOptions,
+                         redact: bool) -> tuple[DetectOptions, RenderOptions, RedactOptions | None]:
+    """Validated options of /v1/draw, or of /v1/redact when ``redact``: detection, output, and redaction."""
+    values = parse_values(REDACT_PARAMS if redact else DRAW_PARAMS, typed, text)
+    detect = replace(defaults, **{k: v for k, v in values.items() if k in DETECT_PARAMS})
+    render = RenderOptions(**{k: v for k, v in values.items() if k in RENDER_ONLY_PARAMS})
+    cover = RedactOptions(**{k: v for k, v in values.items() if k in REDACT_ONLY_PARAMS})
+    return detect, render, cover if redact else None
 
 
 def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: DetectOptions,
@@ -81,14 +107,7 @@ def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults:
 
     A name given both as text (query string) and typed (JSON body) takes the body's value.
     """
-    table = ALIGN_PARAMS if align else DETECT_PARAMS
-    unknown = sorted((set(typed) | set(text)) - set(table))
-    if unknown:
-        # Names are echoed, but clipped: a client's "name" can be anything, image data included.
-        names = ", ".join(repr(name[:40]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-        raise InvalidParameter(f"unknown parameter(s) {names}; accepted: image, {', '.join(table)}")
-    values = {name: table[name].parse(value, False) for name, value in text.items()}
-    values.update({name: table[name].parse(value, True) for name, value in typed.items()})
+    values = parse_values(ALIGN_PARAMS if align else DETECT_PARAMS, typed, text)
     detect = replace(defaults, **{k: v for k, v in values.items() if k in DETECT_PARAMS})
     align_opts = AlignOptions(**{k: v for k, v in values.items() if k in ALIGN_ONLY_PARAMS})
     if align:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from ..options import AlignOptions, DetectOptions
 from .params import parse_params
-from .payload import read_payload
+from .payload import Batch, read_payload
 
 bp = Blueprint("faces", __name__)
 
@@ -28,8 +29,21 @@ def align():
 def _run(align: bool) -> dict:
     svc = service()
     svc.model.ensure_ready()  # answer 503 before spending time on the body
-    payload = read_payload(request, svc.config.url_fetch)
+    payload = read_payload(request, svc.config.url_fetch, max_batch=svc.config.limits.max_batch_images)
     options, align_options = parse_params(payload.typed, payload.text, defaults=svc.pipeline.defaults, align=align)
+    if isinstance(payload, Batch):
+        return _run_batch(payload, options, align_options if align else None)
     response = svc.pipeline.run(payload.image, options, align_options if align else None)
     svc.metrics.observe_detection(response["timings_ms"]["inference"], response["count"])
     return response
+
+
+def _run_batch(batch: Batch, options: DetectOptions, align_options: AlignOptions | None) -> dict:
+    """``{"results": [...]}``: one single-request response, or ``{"error": ...}``, per image, in order."""
+    svc = service()
+    results = svc.pipeline.run_batch(batch.images, options, align_options,
+                                     in_flight=svc.config.performance.batch_in_flight)
+    for entry in results:
+        if "error" not in entry:
+            svc.metrics.observe_detection(entry["timings_ms"]["inference"], entry["count"])
+    return {"results": results}

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..options import AlignOptions, DetectOptions
+from ..options import AlignOptions, DetectOptions, RedactOptions, RenderOptions
 from ..runtime.model import DetectionResult, SCRFDModel
 from ..system.config import SCRFDServiceConfig
 from ..vision.decode import decode_image, decode_image_reduced
 from ..vision.detections import Detections
+from .batch import run_batch
+from .picture import Picture, render_picture
 from .response import aligned_crops, faces_to_json, round_timings
 
 
@@ -75,6 +77,16 @@ class FacePipeline:
             timings["align"] = (time.perf_counter() - aligned_at) * 1000.0
         timings["total"] = (time.perf_counter() - start) * 1000.0
         return self.response(result, faces, timings)
+
+    def run_batch(self, images: Sequence[Callable[[], bytes]], options: DetectOptions,
+                  align: AlignOptions | None = None, in_flight: int = 0) -> list[dict[str, Any]]:
+        """:meth:`run` for each image of a batch, pipelined; see :func:`.batch.run_batch`."""
+        return run_batch(self, images, options, align, in_flight)
+
+    def picture(self, data: bytes, options: DetectOptions, render: RenderOptions,
+                redact: RedactOptions | None = None) -> Picture:
+        """The /v1/draw picture, or the /v1/redact one when ``redact`` is given; see :func:`.picture.render_picture`."""
+        return render_picture(self, data, options, render, redact)
 
     def response(self, result: DetectionResult, faces: list[dict[str, Any]],
                  timings: dict[str, float]) -> dict[str, Any]:
