@@ -9,8 +9,7 @@ from typing import Any, Callable
 
 from flask import Request
 
-from ..errors import (BadRequest, InvalidParameter, MalformedJSON, MissingImage, PayloadTooLarge,
-                      UnsupportedMediaType)
+from ..errors import BadRequest, BatchTooLarge, InvalidParameter, MalformedJSON, MissingImage, UnsupportedMediaType
 from .fetch import fetch_image
 from ..vision.decode import decode_base64_image
 
@@ -51,7 +50,7 @@ def read_payload(request: Request, url_settings, *, max_batch: int = 0) -> Paylo
     """The image and raw parameters; ``url_settings`` (config ``url_fetch``) governs {"url": ...} bodies.
 
     With ``max_batch`` > 0, a JSON ``images`` list or multipart ``images`` files make a :class:`Batch`
-    of at most that many images (more: 413).
+    of at most that many images (more: 400 batch_too_large).
     """
     mimetype = request.mimetype
     query = _single_values(request.args.to_dict(flat=False), "in the query string")
@@ -131,7 +130,7 @@ def _upload_item(index: int, upload) -> bytes:
 
 def _check_batch_size(count: int, max_batch: int) -> None:
     if count > max_batch:
-        raise PayloadTooLarge(f"the batch has {count} images; limits.max_batch_images is {max_batch}")
+        raise BatchTooLarge(f"the batch has {count} images; limits.max_batch_images is {max_batch}")
 
 
 def _read_body(request: Request) -> bytes:

@@ -40,8 +40,9 @@ class DetectionSection(DetectOptions):
 class LimitsSection:
     max_image_pixels: int = _key(40_000_000, "Largest accepted image, width x height, checked before decoding.",
                                  min=1, max=178_956_970)  # Pillow's hard limit
-    max_batch_images: int = _key(16, "Most images in one batch request (/v1/detect, /v1/align); more get 413. "
-                                 "The whole batch also counts against server.max_body_mb.", min=1, max=1000)
+    max_batch_images: int = _key(16, "Most images in one batch request (/v1/detect, /v1/align); more get 400 "
+                                 "batch_too_large. The whole body also counts against server.max_body_mb.",
+                                 min=1, max=1000)
 
 
 @dataclass(frozen=True)
