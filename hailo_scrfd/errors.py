@@ -13,10 +13,11 @@ class ServiceError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None):
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None, details: dict | None = None):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        self.details = details  # machine-readable extras, sent as error.details
 
 
 class BadRequest(ServiceError):
@@ -79,6 +80,12 @@ class FetchFailed(ServiceError):
 
 class InvalidImage(ServiceError):
     status, code = 422, "invalid_image"
+
+
+class NoUsableFace(ServiceError):
+    """No face passes the quality checks (``/v1/best``); details list each face's issue codes."""
+
+    status, code = 422, "no_usable_face"
 
 
 class ImageTooLarge(ServiceError):

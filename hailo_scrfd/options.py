@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 
+ORDERS = ("area", "score", "quality", "center")  # the same as hailo_scrfd.vision.order.ORDERS (a test checks)
+MODES = ("fast", "full")  # the same as hailo_scrfd.vision.scales.MODES (a test checks)
+
+
 def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
             choices: tuple[Any, ...] | None = None) -> Any:
     """A dataclass field carrying its documentation and valid range."""
@@ -24,13 +28,33 @@ class DetectOptions:
 
     threshold: float = setting(0.5, "Minimum face score.", min=0.0, max=1.0)
     nms_threshold: float = setting(0.4, "IoU above which overlapping faces are merged.", min=0.0, max=1.0)
-    max_faces: int = setting(0, "Cap on faces per image, keeping the largest; 0 means no cap.", min=0, max=10000)
+    max_faces: int = setting(0, "Cap on faces per image; 0 means no cap. Which faces it keeps is `order`.",
+                             min=0, max=10000)
     min_face_size: float = setting(0.0, "Minimum face box side, in original-image pixels.", min=0, max=100000)
+    mode: str = setting("fast", "Scale coverage: fast (one pass; a cheap rescue pass when it finds no face) or "
+                        "full (normal, reduced and high-resolution passes or tiles: close-ups and crowds).",
+                        choices=MODES)
+    order: str = setting("area", "Which faces max_faces keeps: the largest (area), the highest-scoring (score), "
+                         "the best quality (quality) or the most central (center). Faces are listed by score.",
+                         choices=ORDERS)
 
     @classmethod
     def from_config(cls, section: Any) -> "DetectOptions":
         """The options named in ``section`` (the config's ``detection`` section, which extends this class)."""
         return cls(**{f.name: getattr(section, f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    """Whether each face gets a ``quality`` block, and the quality a face needs to be returned at all."""
+
+    quality: bool = setting(False, "Add a quality block (pose, sharpness, size, exposure, score, issues) to each face.")
+    min_quality: float = setting(0.0, "Drop faces whose overall quality score is below this (0 keeps all).",
+                                 min=0.0, max=1.0)
+
+    @property
+    def needed(self) -> bool:
+        return self.quality or self.min_quality > 0
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,11 @@ HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None):
-    response = jsonify({"error": {"code": code, "message": message}})
+def error_response(status: int, code: str, message: str, headers: dict | None = None, details: dict | None = None):
+    body = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    response = jsonify({"error": body})
     response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -31,7 +34,7 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
 def _service_error(exc: ServiceError):
     if exc.status >= 500:
         log.warning("%s: %s", exc.code, exc.message)
-    return error_response(exc.status, exc.code, exc.message, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, exc.headers, exc.details)
 
 
 @bp.app_errorhandler(HTTPException)

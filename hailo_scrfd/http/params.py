@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from ..errors import InvalidParameter
-from ..options import AlignOptions, DetectOptions, RedactOptions, RenderOptions, declarations
+from ..options import AlignOptions, DetectOptions, QualityOptions, RedactOptions, RenderOptions, declarations
 from ..vision.align import template_for_size
 
-KINDS = {"int": int, "float": float, "str": str}
+KINDS = {"int": int, "float": float, "str": str, "bool": bool}
+BOOLEAN_TEXT = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False,
+                "off": False}
 PARAM_ALIASES = {"jpg": "jpeg"}  # accepted spellings of a choice
 
 
@@ -37,6 +39,8 @@ class Param:
                 for name, info in declarations(options).items()}
 
     def parse(self, value: Any, typed: bool) -> Any:
+        if self.kind is bool:
+            return self._boolean(value, typed)
         if self.kind is str:
             if not isinstance(value, str):
                 raise InvalidParameter(f"'{self.name}' must be a string")
@@ -49,6 +53,13 @@ class Param:
         if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
             raise InvalidParameter(f"'{self.name}' must be between {self.min:g} and {self.max:g}, got {number:g}")
         return number
+
+    def _boolean(self, value: Any, typed: bool) -> bool:
+        if typed and isinstance(value, bool):
+            return value
+        if not typed and isinstance(value, str) and value.strip().lower() in BOOLEAN_TEXT:
+            return BOOLEAN_TEXT[value.strip().lower()]
+        raise InvalidParameter(f"'{self.name}' must be true or false, got {str(value)[:40]!r}")
 
     def _number(self, value: Any, typed: bool) -> int | float:
         expected = "an integer" if self.kind is int else "a number"
@@ -70,7 +81,17 @@ class Param:
         return float(number)
 
 
-DETECT_PARAMS = Param.table(DetectOptions)
+@dataclass(frozen=True)
+class RequestOptions:
+    """Everything a face request can ask for, validated."""
+
+    detect: DetectOptions
+    quality: QualityOptions = QualityOptions()
+    align: AlignOptions = AlignOptions()
+
+
+FRAME_PARAMS = Param.table(DetectOptions)  # a tracked frame: detection only
+DETECT_PARAMS = {**FRAME_PARAMS, **Param.table(QualityOptions)}
 ALIGN_ONLY_PARAMS = Param.table(AlignOptions)
 ALIGN_PARAMS = {**DETECT_PARAMS, **ALIGN_ONLY_PARAMS}
 RENDER_ONLY_PARAMS = Param.table(RenderOptions)
@@ -81,7 +102,7 @@ REDACT_PARAMS = {**DRAW_PARAMS, **REDACT_ONLY_PARAMS}
 
 def parse_values(table: Mapping[str, Param], typed: Mapping[str, Any], text: Mapping[str, str]) -> dict[str, Any]:
     """Each named value parsed by its entry in ``table`` (the body's typed value wins); unknown names: 400."""
-    unknown = sorted((set(typed) | set(text)) - set(table))
+    unknown = sorted(str(name) for name in (set(typed) | set(text)) - set(table))
     if unknown:
         # Names are echoed, but clipped: a client's "name" can be anything, image data included.
         names = ", ".join(repr(name[:40]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
@@ -91,28 +112,37 @@ def parse_values(table: Mapping[str, Param], typed: Mapping[str, Any], text: Map
     return values
 
 
-def parse_picture_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: DetectOptions,
-                         redact: bool) -> tuple[DetectOptions, RenderOptions, RedactOptions | None]:
+def parse_picture_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: RequestOptions,
+                         redact: bool) -> tuple[RequestOptions, RenderOptions, RedactOptions | None]:
     """Validated options of /v1/draw, or of /v1/redact when ``redact``: detection, output, and redaction."""
     values = parse_values(REDACT_PARAMS if redact else DRAW_PARAMS, typed, text)
-    detect = replace(defaults, **{k: v for k, v in values.items() if k in DETECT_PARAMS})
     render = RenderOptions(**{k: v for k, v in values.items() if k in RENDER_ONLY_PARAMS})
     cover = RedactOptions(**{k: v for k, v in values.items() if k in REDACT_ONLY_PARAMS})
-    return detect, render, cover if redact else None
+    return _request_options(values, defaults), render, cover if redact else None
 
 
-def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: DetectOptions,
-                 align: bool = False) -> tuple[DetectOptions, AlignOptions]:
+def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: RequestOptions,
+                 align: bool = False, table: Mapping[str, Param] | None = None) -> RequestOptions:
     """Validated options from JSON-typed and textual request values; unknown names are rejected.
 
     A name given both as text (query string) and typed (JSON body) takes the body's value.
     """
-    values = parse_values(ALIGN_PARAMS if align else DETECT_PARAMS, typed, text)
-    detect = replace(defaults, **{k: v for k, v in values.items() if k in DETECT_PARAMS})
-    align_opts = AlignOptions(**{k: v for k, v in values.items() if k in ALIGN_ONLY_PARAMS})
+    values = parse_values(table or (ALIGN_PARAMS if align else DETECT_PARAMS), typed, text)
+    options = _request_options(values, defaults)
     if align:
         try:
-            template_for_size(align_opts.size)
+            template_for_size(options.align.size)
         except ValueError as exc:
             raise InvalidParameter(f"'size': {exc}") from None
-    return detect, align_opts
+    return options
+
+
+def _request_options(values: Mapping[str, Any], defaults: RequestOptions) -> RequestOptions:
+    return RequestOptions(
+        detect=replace(defaults.detect, **{k: v for k, v in values.items() if k in _fields(DetectOptions)}),
+        quality=replace(defaults.quality, **{k: v for k, v in values.items() if k in _fields(QualityOptions)}),
+        align=replace(defaults.align, **{k: v for k, v in values.items() if k in ALIGN_ONLY_PARAMS}))
+
+
+def _fields(options: type) -> set[str]:
+    return set(declarations(options))

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 
 from ..options import DetectOptions
 from ..vision.draw import MEDIA_TYPES
-from .params import parse_picture_params
+from .params import RequestOptions, parse_picture_params
 from .payload import read_payload
 from .routes import service
 
@@ -16,16 +16,13 @@ bp = Blueprint("pictures", __name__)
 
 
 def redact_defaults(defaults: DetectOptions) -> DetectOptions:
-    """The detection defaults of /v1/redact: the service's, but with the most thorough scale coverage.
+    """The detection defaults of /v1/redact: the service's, with the most thorough scale coverage.
 
-    THE ONE PLACE /v1/redact's default detection mode is chosen. Redaction should cover small faces in
-    crowds too, so it uses ``mode: full`` (every scale pass) once DetectOptions has a ``mode`` option (the
-    scale-coverage work); until then it has none, and redaction runs the service's detection as it is.
-    A request's own ``mode`` still wins.
+    THE ONE PLACE /v1/redact's default detection mode is chosen: ``full`` (every scale pass), so that small
+    faces in crowds and close-ups are covered too, whatever the config's ``detection.mode``. A request's own
+    ``mode`` still wins.
     """
-    if "mode" in {f.name for f in dataclasses.fields(DetectOptions)}:
-        return dataclasses.replace(defaults, mode="full")
-    return defaults
+    return dataclasses.replace(defaults, mode="full")
 
 
 @bp.post("/v1/draw")
@@ -42,11 +39,12 @@ def _picture(redact: bool) -> Response:
     svc = service()
     svc.model.ensure_ready()  # answer 503 before spending time on the body
     payload = read_payload(request, svc.config.url_fetch)
-    defaults = redact_defaults(svc.pipeline.defaults) if redact else svc.pipeline.defaults
+    detect = redact_defaults(svc.pipeline.defaults) if redact else svc.pipeline.defaults
+    defaults = RequestOptions(detect=detect, quality=svc.pipeline.quality_defaults)
     options, render, cover = parse_picture_params(payload.typed, payload.text, defaults=defaults, redact=redact)
     if "format" not in payload.typed and "format" not in payload.text:
         render = dataclasses.replace(render, format=negotiated_format(render.format))
-    picture = svc.pipeline.picture(payload.image, options, render, cover)
+    picture = svc.pipeline.picture(payload.image, options.detect, render, cover, options.quality)
     svc.metrics.observe_detection(picture.timings_ms["inference"], picture.faces)
     response = Response(picture.data, mimetype=picture.media_type)
     response.headers["X-Face-Count"] = str(picture.faces)

@@ -1,11 +1,10 @@
-"""The face routes: /v1/detect and /v1/align. Parsing here, the work in :mod:`hailo_scrfd.pipeline`."""
+"""The face routes: /v1/detect, /v1/align and /v1/best. Parsing here, the work in :mod:`hailo_scrfd.pipeline`."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..options import AlignOptions, DetectOptions
-from .params import parse_params
+from .params import RequestOptions, parse_params
 from .payload import Batch, read_payload
 
 bp = Blueprint("faces", __name__)
@@ -26,22 +25,30 @@ def align():
     return jsonify(_run(align=True))
 
 
-def _run(align: bool) -> dict:
+@bp.post("/v1/best")
+def best():
+    """The single best usable face, aligned and with its quality: for enrolment (422 no_usable_face if none)."""
+    return jsonify(_run(align=True, best=True))
+
+
+def _run(align: bool, best: bool = False) -> dict:
     svc = service()
     svc.model.ensure_ready()  # answer 503 before spending time on the body
-    payload = read_payload(request, svc.config.url_fetch, max_batch=svc.config.limits.max_batch_images)
-    options, align_options = parse_params(payload.typed, payload.text, defaults=svc.pipeline.defaults, align=align)
+    payload = read_payload(request, svc.config.url_fetch, max_batch=0 if best else svc.config.limits.max_batch_images)
+    defaults = RequestOptions(detect=svc.pipeline.defaults, quality=svc.pipeline.quality_defaults)
+    options = parse_params(payload.typed, payload.text, defaults=defaults, align=align)
     if isinstance(payload, Batch):
-        return _run_batch(payload, options, align_options if align else None)
-    response = svc.pipeline.run(payload.image, options, align_options if align else None)
+        return _run_batch(payload, options, align)
+    response = svc.pipeline.run(payload.image, options.detect, options.align if align else None, options.quality,
+                                best=best)
     svc.metrics.observe_detection(response["timings_ms"]["inference"], response["count"])
     return response
 
 
-def _run_batch(batch: Batch, options: DetectOptions, align_options: AlignOptions | None) -> dict:
+def _run_batch(batch: Batch, options: RequestOptions, align: bool) -> dict:
     """``{"results": [...]}``: one single-request response, or ``{"error": ...}``, per image, in order."""
     svc = service()
-    results = svc.pipeline.run_batch(batch.images, options, align_options,
+    results = svc.pipeline.run_batch(batch.images, options.detect, options.align if align else None, options.quality,
                                      in_flight=svc.config.performance.batch_in_flight)
     for entry in results:
         if "error" not in entry:

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidParameter, UnsupportedMediaType
 from ..runtime.events import Event, Subscription
-from .params import parse_params
+from .params import FRAME_PARAMS, RequestOptions, parse_params
 from .payload import _json_body, read_payload
 from .routes import service
 from .stream_sources import stream_source
@@ -68,7 +68,8 @@ def track():
     session = text.pop("session", None)
     if session is not None and not (0 < len(session) <= 64):
         raise InvalidParameter("'session' must be the id a previous /v1/track response returned")
-    options, _ = parse_params(payload.typed, text, defaults=svc.pipeline.defaults)
+    options = parse_params(payload.typed, text, defaults=RequestOptions(svc.pipeline.defaults),
+                           table=FRAME_PARAMS).detect
     frame = svc.pipeline.decode(payload.image, full=True).pixels
     manager = svc.streams
     result = manager.track(session, frame, options)

@@ -6,20 +6,28 @@ response itself. New capabilities (scale passes, quality, drawing) plug in here.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..options import AlignOptions, DetectOptions, RedactOptions, RenderOptions
-from ..runtime.model import DetectionResult, SCRFDModel
+from ..options import AlignOptions, DetectOptions, QualityOptions, RedactOptions, RenderOptions
+from ..runtime.model import SCRFDModel
 from ..system.config import SCRFDServiceConfig
 from ..vision.decode import decode_image, decode_image_reduced
 from ..vision.detections import Detections
+from ..vision.quality import QualitySettings
+from . import quality as face_quality
+from . import scales
+from ..vision.order import face_order
 from .batch import run_batch
 from .picture import Picture, render_picture
 from .response import aligned_crops, faces_to_json, round_timings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,21 +38,38 @@ class DecodedImage:
     original_size: tuple[int, int] | None = None
 
 
+@dataclass(frozen=True)
+class Found:
+    """The faces of one image after every selection, with their qualities (when assessed), the image's
+    original size, the stage timings (milliseconds) and the scale passes that ran."""
+
+    faces: Detections
+    qualities: list | None
+    image_size: tuple[int, int]
+    timings: dict[str, float]
+    passes: list[dict]
+
+
 class FacePipeline:
     """Runs requests on one loaded model. ``defaults``: the options of a request that names none;
     ``reduced_decode``: decode large JPEGs for detection at the size the model needs (alignment always
     decodes in full, since crops need every pixel)."""
 
-    def __init__(self, model: SCRFDModel, *, defaults: DetectOptions, max_pixels: int, reduced_decode: bool = True):
+    def __init__(self, model: SCRFDModel, *, defaults: DetectOptions, max_pixels: int, reduced_decode: bool = True,
+                 quality_defaults: QualityOptions | None = None, quality_settings: QualitySettings | None = None):
         self.model = model
         self.defaults = defaults
+        self.quality_defaults = quality_defaults or QualityOptions()
+        self.quality_settings = quality_settings or QualitySettings()
         self.max_pixels = max_pixels
         self.reduced_decode = reduced_decode
 
     @classmethod
     def from_config(cls, model: SCRFDModel, config: SCRFDServiceConfig, **overrides: Any) -> "FacePipeline":
-        """A pipeline with the config's request defaults and limits."""
+        """A pipeline with the config's request defaults, quality thresholds and limits."""
         settings = {"defaults": DetectOptions.from_config(config.detection),
+                    "quality_defaults": QualityOptions(quality=config.quality.enabled),
+                    "quality_settings": _quality_settings(config),
                     "max_pixels": config.limits.max_image_pixels,
                     "reduced_decode": config.performance.reduced_decode}
         return cls(model, **{**settings, **overrides})
@@ -61,36 +86,75 @@ class FacePipeline:
         """The faces of one decoded RGB frame (a video frame, or a pushed frame already decoded)."""
         return self.model.detect_faces(pixels, options or self.defaults).faces
 
-    def run(self, data: bytes, options: DetectOptions | None = None,
-            align: AlignOptions | None = None) -> dict[str, Any]:
-        """The /v1/detect response for an encoded image, or the /v1/align one when ``align`` is given."""
+    def run(self, data: bytes, options: DetectOptions | None = None, align: AlignOptions | None = None,
+            quality: QualityOptions | None = None, *, best: bool = False) -> dict[str, Any]:
+        """The /v1/detect response for an encoded image, the /v1/align one when ``align`` is given, and with
+        ``best`` the /v1/best one: the single best usable face (or NoUsableFace)."""
         start = time.perf_counter()
-        image = self.decode(data, full=align is not None)
+        options, quality = options or self.defaults, quality or self.quality_defaults
+        image = self.decode(data, full=align is not None or self.needs_full_decode(options, quality, best))
         decoded = time.perf_counter()
-        result = self.model.detect_faces(image.pixels, options or self.defaults, image.original_size)
-        timings = {"decode": (decoded - start) * 1000.0, **result.timings_ms}
-        faces = faces_to_json(result.faces)
+        found = self.find(image, options, quality, best=best)
+        timings = {"decode": (decoded - start) * 1000.0, **found.timings}
+        body = faces_to_json(found.faces)
+        if found.qualities is not None and (quality.quality or best):
+            for face, q in zip(body, found.qualities, strict=True):
+                face["quality"] = q.to_json()
         if align is not None:
             aligned_at = time.perf_counter()
-            for face, crop in zip(faces, aligned_crops(image.pixels, result.faces, align), strict=True):
+            for face, crop in zip(body, aligned_crops(image.pixels, found.faces, align), strict=True):
                 face["aligned"] = crop
             timings["align"] = (time.perf_counter() - aligned_at) * 1000.0
         timings["total"] = (time.perf_counter() - start) * 1000.0
-        return self.response(result, faces, timings)
+        return self.response(found.image_size, body, timings, found.passes)
+
+    @staticmethod
+    def needs_full_decode(options: DetectOptions, quality: QualityOptions, best: bool = False) -> bool:
+        """Whether detection needs every pixel: quality, and the high-resolution passes of full mode, do."""
+        return best or quality.needed or options.order == "quality" or options.mode == "full"
+
+    def find(self, image: DecodedImage, options: DetectOptions, quality: QualityOptions, *,
+             best: bool = False) -> Found:
+        """The faces of a decoded image: scale passes, then quality and the selections that need it."""
+        assess = best or quality.needed or options.order == "quality"
+        detect = dataclasses.replace(options, max_faces=0) if assess else options  # cut after quality is known
+        faces, image_size, engine_timings, passes = scales.detect(self.model, image.pixels, detect,
+                                                                  image.original_size)
+        timings = {**engine_timings, "passes": len(passes)}
+        qualities = None
+        if assess:
+            assessed_at = time.perf_counter()
+            qualities = face_quality.assess(image.pixels, faces, self.quality_settings)
+            if best:
+                chosen = face_quality.best(qualities)
+                faces, qualities = faces[chosen], [qualities[chosen]]
+            else:
+                faces, qualities = face_quality.select(faces, qualities, options, quality)
+                if options.order != "quality" and options.max_faces:
+                    faces, qualities = self._cut(faces, qualities, options, image_size)
+            timings["quality"] = (time.perf_counter() - assessed_at) * 1000.0
+        return Found(faces, qualities, image_size, timings, passes)
 
     def run_batch(self, images: Sequence[Callable[[], bytes]], options: DetectOptions,
-                  align: AlignOptions | None = None, in_flight: int = 0) -> list[dict[str, Any]]:
+                  align: AlignOptions | None = None, quality: QualityOptions | None = None,
+                  in_flight: int = 0) -> list[dict[str, Any]]:
         """:meth:`run` for each image of a batch, pipelined; see :func:`.batch.run_batch`."""
-        return run_batch(self, images, options, align, in_flight)
+        return run_batch(self, images, options, align, quality, in_flight)
 
     def picture(self, data: bytes, options: DetectOptions, render: RenderOptions,
-                redact: RedactOptions | None = None) -> Picture:
+                redact: RedactOptions | None = None, quality: QualityOptions | None = None) -> Picture:
         """The /v1/draw picture, or the /v1/redact one when ``redact`` is given; see :func:`.picture.render_picture`."""
-        return render_picture(self, data, options, render, redact)
+        return render_picture(self, data, options, render, redact, quality or self.quality_defaults)
 
-    def response(self, result: DetectionResult, faces: list[dict[str, Any]],
-                 timings: dict[str, float]) -> dict[str, Any]:
-        width, height = result.image_size
+    @staticmethod
+    def _cut(faces: Detections, qualities: list, options: DetectOptions, image_size: tuple[int, int]):
+        """``max_faces`` by a detection-only ``order``, when quality kept the model from cutting."""
+        keep = np.sort(face_order(faces.xyxy, faces.scores, options.order, image_size)[:options.max_faces])
+        return faces[keep], [qualities[i] for i in keep]
+
+    def response(self, image_size: tuple[int, int], faces: list[dict[str, Any]], timings: dict[str, float],
+                 passes: list[dict]) -> dict[str, Any]:
+        width, height = image_size
         backend = self.model.backend
         return {
             "faces": faces,
@@ -99,4 +163,15 @@ class FacePipeline:
             "model": self.model.name,
             "backend": backend.name if backend else None,
             "timings_ms": round_timings(timings),
+            "passes": passes,
         }
+
+
+def _quality_settings(config: SCRFDServiceConfig) -> QualitySettings:
+    """The ``quality.*`` thresholds; a combination QualitySettings refuses falls back to the defaults."""
+    values = {f.name: getattr(config.quality, f.name) for f in dataclasses.fields(QualitySettings)}
+    try:
+        return QualitySettings(**values)
+    except ValueError as exc:
+        log.warning("config: %s; using the default quality thresholds", exc)
+        return QualitySettings()

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import ServiceError
-from ..options import AlignOptions, DetectOptions
+from ..options import AlignOptions, DetectOptions, QualityOptions
 
 if TYPE_CHECKING:
     from . import FacePipeline
@@ -28,14 +28,15 @@ def auto_in_flight(pipeline: "FacePipeline") -> int:
 
 
 def run_batch(pipeline: "FacePipeline", images: Sequence[Callable[[], bytes]], options: DetectOptions,
-              align: AlignOptions | None = None, in_flight: int = 0) -> list[dict[str, Any]]:
+              align: AlignOptions | None = None, quality: QualityOptions | None = None,
+              in_flight: int = 0) -> list[dict[str, Any]]:
     """One :meth:`FacePipeline.run` response per image, in order, or an ``{"error": ...}`` entry for an image
     that failed; ``in_flight`` images run at once (0: :func:`auto_in_flight`). Each image is a callable
     returning its bytes (or raising its ServiceError)."""
 
     def one(source: Callable[[], bytes]) -> dict[str, Any]:
         try:
-            return pipeline.run(source(), options, align)
+            return pipeline.run(source(), options, align, quality)
         except ServiceError as exc:
             return error_entry(exc)
         except Exception:  # a bug: logged, and confined to its own entry like any other failure

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..options import DetectOptions, RedactOptions, RenderOptions
+from ..options import DetectOptions, QualityOptions, RedactOptions, RenderOptions
 from ..vision import draw
 from .response import round_timings
 
@@ -25,7 +25,7 @@ class Picture:
 
 
 def render_picture(pipeline: "FacePipeline", data: bytes, options: DetectOptions, render: RenderOptions,
-                   redact: RedactOptions | None = None) -> Picture:
+                   redact: RedactOptions | None, quality: QualityOptions) -> Picture:
     """The image with boxes, landmarks and scores drawn, or with every face covered when ``redact`` is given.
 
     The faces are those /v1/detect finds for the same image and options; the picture is always decoded in
@@ -33,13 +33,13 @@ def render_picture(pipeline: "FacePipeline", data: bytes, options: DetectOptions
     metadata survives.
     """
     start = time.perf_counter()
-    # Faces exactly as /v1/detect finds them (on its reduced decode, where it uses one); the picture from a
-    # full decode. The reduced decode is a fraction of the full one's cost (DCT scaling).
-    image = pipeline.decode(data, full=False)
-    result = pipeline.model.detect_faces(image.pixels, options, image.original_size)
+    # The faces exactly as /v1/detect finds them, on the decode it uses (reduced where that loses nothing);
+    # the picture from a full decode. A reduced decode costs a fraction of a full one (DCT scaling).
+    image = pipeline.decode(data, full=pipeline.needs_full_decode(options, quality))
+    found = pipeline.find(image, options, quality)
     pixels = image.pixels if image.original_size is None else pipeline.decode(data, full=True).pixels
     decoded = time.perf_counter()
-    faces, max_side = result.faces, render.max_side or None
+    faces, max_side = found.faces, render.max_side or None
     if redact is None:
         picture = draw.annotate(pixels, faces.xyxy, faces.scores, faces.landmarks, max_side=max_side)
     else:
@@ -47,8 +47,7 @@ def render_picture(pipeline: "FacePipeline", data: bytes, options: DetectOptions
     drawn = time.perf_counter()
     body = draw.encode_image(picture, render.format)
     end = time.perf_counter()
-    detect_ms = sum(result.timings_ms.values())
-    timings = {"decode": (decoded - start) * 1000.0 - detect_ms, **result.timings_ms,
-               "draw": (drawn - decoded) * 1000.0,
-               "encode": (end - drawn) * 1000.0, "total": (end - start) * 1000.0}
+    stages = {name: ms for name, ms in found.timings.items() if name != "passes"}  # passes is a count
+    timings = {"decode": (decoded - start) * 1000.0 - sum(stages.values()), **stages,
+               "draw": (drawn - decoded) * 1000.0, "encode": (end - drawn) * 1000.0, "total": (end - start) * 1000.0}
     return Picture(body, draw.MEDIA_TYPES[render.format], len(faces), round_timings(timings))

@@ -19,7 +19,7 @@ from ..options import DetectOptions
 from ..system.models import resolve_model
 from ..vision.letterbox import fit_letterbox, fixed_letterbox
 from ..vision.detections import Detections
-from ..vision.scrfd import postprocess
+from ..vision.scrfd import decode, postprocess
 from .worker import InferenceWorker
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class DetectionResult:
     faces: Detections
     image_size: tuple[int, int]           # (width, height) of the input image
     timings_ms: dict[str, float] = field(default_factory=dict)
+    input_hw: tuple[int, int] = (0, 0)    # the network input it ran at
 
 
 class SCRFDModel:
@@ -211,7 +212,7 @@ class SCRFDModel:
         t2 = time.perf_counter()
         faces = postprocess(outputs, input_hw=letterbox.input_hw, scale=scale,
                             image_size=(width, height), threshold=opts.threshold,
-                            nms_threshold=opts.nms_threshold, max_faces=opts.max_faces,
+                            nms_threshold=opts.nms_threshold, max_faces=opts.max_faces, order=opts.order,
                             min_face_size=opts.min_face_size)
         t3 = time.perf_counter()
         timings = {
@@ -220,4 +221,12 @@ class SCRFDModel:
             "inference": engine_ms,
             "postprocess": (t3 - t2) * 1000.0,
         }
-        return DetectionResult(faces=faces, image_size=(width, height), timings_ms=timings)
+        return DetectionResult(faces=faces, image_size=(width, height), timings_ms=timings,
+                               input_hw=letterbox.input_hw)
+
+    def detect_canvas(self, canvas: np.ndarray, threshold: float, nms_threshold: float) -> tuple[Detections, float]:
+        """Faces on one ready-made uint8 input canvas (a scale pass or a tile), in canvas pixels after NMS,
+        and the engine milliseconds. Thread-safe like :meth:`detect_faces`."""
+        worker = self.ensure_ready()
+        outputs, engine_ms = worker.infer(worker.backend.prepare(canvas), self.config.performance.inference_timeout_s)
+        return decode(outputs, canvas.shape[:2], threshold).with_nms(nms_threshold), engine_ms

@@ -25,7 +25,7 @@ import yaml
 from ..errors import ConfigError
 from .models import find_default_hef
 from .sections import (MODEL_ENV, DebugSection, DetectionSection, HailoSection, LimitsSection, LoggingSection,
-                       ModelSection, OnnxSection, PerformanceSection, SecuritySection, ServerSection,
+                       ModelSection, OnnxSection, PerformanceSection, QualitySection, SecuritySection, ServerSection,
                        StreamsSection, UrlFetchSection)
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class SCRFDServiceConfig:
     hailo: HailoSection = field(default_factory=HailoSection)
     security: SecuritySection = field(default_factory=SecuritySection)
     url_fetch: UrlFetchSection = field(default_factory=UrlFetchSection)
+    quality: QualitySection = field(default_factory=QualitySection)
     streams: StreamsSection = field(default_factory=StreamsSection)
     debug: DebugSection = field(default_factory=DebugSection)
     logging: LoggingSection = field(default_factory=LoggingSection)

@@ -73,6 +73,26 @@ class OnnxSection:
 
 
 @dataclass(frozen=True)
+class QualitySection:
+    """Face quality: the request default, and the thresholds behind each issue code (vision.quality)."""
+
+    enabled: bool = _key(False, "Add the quality block to each face when a request does not say (quality).")
+    min_face_size: float = _key(40.0, "Box short side in original pixels below which a face is 'small'.",
+                                min=0, max=100000)
+    min_sharpness: float = _key(50.0, "Laplacian variance of the aligned 112x112 crop below which a face is "
+                                "'blurry'.", min=0, max=100000)
+    max_yaw: float = _key(35.0, "Degrees of |yaw| above which a face is 'turned'.", min=0, max=90)
+    max_pitch: float = _key(25.0, "Degrees of |pitch| above which a face is 'turned'.", min=0, max=90)
+    min_brightness: float = _key(50.0, "Mean grey level (0-255) of the face below which it is 'dark'.",
+                                 min=0, max=255)
+    max_brightness: float = _key(200.0, "Mean grey level above which a face is 'overexposed'; above "
+                                 "min_brightness.", min=0, max=255)
+    min_confidence: float = _key(0.6, "Detection score below which a face is 'low_confidence'.", min=0, max=1)
+    edge_margin: float = _key(1.0, "Pixels from an image edge within which a face box is 'cut_off'.",
+                              min=0, max=1000)
+
+
+@dataclass(frozen=True)
 class HailoSection:
     group_id: str = _key("SHARED", "HailoRT scheduler group: processes with the same group share one device.")
     batch_size: int = _key(1, "Frames per NPU batch (the scheduler's burst size).", min=1, max=16)

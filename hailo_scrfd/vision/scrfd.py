@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .detections import Detections, clip_boxes
+from .order import face_order
 
 STRIDES = (8, 16, 32)
 NUM_ANCHORS = 2
@@ -90,7 +91,7 @@ def decode(outputs: Sequence[StrideOutput], input_hw: tuple[int, int], threshold
 
 def postprocess(outputs: Sequence[StrideOutput], *, input_hw: tuple[int, int], scale: tuple[float, float],
                 image_size: tuple[int, int], threshold: float, nms_threshold: float,
-                max_faces: int = 0, min_face_size: float = 0.0) -> Detections:
+                max_faces: int = 0, min_face_size: float = 0.0, order: str = "area") -> Detections:
     """Decode, NMS, map back to the original image and apply the per-request filters.
 
     ``scale`` is (sx, sy), original-image pixels to input pixels; ``image_size`` is
@@ -109,6 +110,8 @@ def postprocess(outputs: Sequence[StrideOutput], *, input_hw: tuple[int, int], s
         wh = boxes[:, 2:] - boxes[:, :2]
         faces = faces[np.minimum(wh[:, 0], wh[:, 1]) >= min_face_size]
     if max_faces and len(faces) > max_faces:
-        largest = np.argsort(-faces.areas, kind="stable")[:max_faces]
-        faces = faces[np.sort(largest)]  # indices were in score order; sorting keeps that order
+        # Quality needs the aligned crops: the pipeline cuts by quality itself; here it falls back to score.
+        first = face_order(faces.xyxy, faces.scores, "score" if order == "quality" else order, image_size)
+        first = first[:max_faces]
+        faces = faces[np.sort(first)]  # indices were in score order; sorting keeps that order
     return faces

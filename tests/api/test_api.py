@@ -186,10 +186,21 @@ class TestAlign:
         assert_error(post_json(client, "/v1/detect", {"image": b64(t1_bytes), "size": 112}), 400, "invalid_parameter")
 
 
-def test_no_face_image(client, shared):
-    data = (shared / "images" / "aligned_112_tom_hanks.png").read_bytes()
-    body = client.post("/v1/align", data=data, content_type="image/png").get_json()
+def test_no_face_image(client):
+    buf = io.BytesIO()
+    Image.fromarray(np.tile(np.linspace(0, 255, 112, dtype=np.uint8), (112, 1))).save(buf, "PNG")  # a grey ramp
+    body = client.post("/v1/align", data=buf.getvalue(), content_type="image/png").get_json()
     assert body["count"] == 0 and body["faces"] == [] and body["image"] == {"width": 112, "height": 112}
+    assert body["timings_ms"]["passes"] == 2  # nothing found: the rescue pass ran too, and found nothing either
+
+
+def test_closeup_is_rescued_in_fast_mode(client, shared):
+    """The already-aligned 112x112 crop fills the frame: the single pass misses it, the rescue pass finds it."""
+    data = (shared / "images" / "aligned_112_tom_hanks.png").read_bytes()
+    body = client.post("/v1/detect", data=data, content_type="image/png").get_json()
+    assert body["count"] == 1 and [p["name"] for p in body["passes"]] == ["base", "rescue"]
+    face = body["faces"][0]
+    assert 0.4 * 112 < face["bbox"][2] <= 112 and face["landmarks"]["left_eye"][0] < face["landmarks"]["right_eye"][0]
 
 
 def test_faces_round_trip_through_json(app_factory, t1_bytes, model, load_image):

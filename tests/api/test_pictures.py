@@ -168,7 +168,7 @@ class TestRedact:
     @pytest.mark.parametrize("name", PHOTOS)
     def test_detector_finds_nothing_inside_and_nothing_else_changes(self, client, photo, name, style):
         data = photo(name)
-        faces = detect(client, data)
+        faces = detect(client, data, "?mode=full")  # redaction's own default mode
         assert len(faces) > 0
         resp = client.post("/v1/redact", data=data, content_type="application/octet-stream",
                            query_string={"style": style, "format": "png"})
@@ -182,10 +182,11 @@ class TestRedact:
         assert not np.array_equal(out[covered], original[covered])
         if style == "fill":
             assert (out[covered] == 0).all()
-        # The detector, run on the redacted picture at the default threshold, finds no face in any region.
+        # The detector, run on the redacted picture in full mode at the default threshold, finds no face in any
+        # region.
         png = io.BytesIO()
         Image.fromarray(out).save(png, "PNG")
-        found = detect(client, png.getvalue())
+        found = detect(client, png.getvalue(), "?mode=full")
         centres = (found.xyxy[:, :2] + found.xyxy[:, 2:]) / 2
         inside = [(x1 <= cx < x2 and y1 <= cy < y2) for cx, cy in centres for x1, y1, x2, y2 in regions]
         assert not any(inside), (name, style, found.scores)
@@ -211,14 +212,17 @@ class TestRedact:
         assert max(out.shape[:2]) == 1000 and resp.mimetype == "image/jpeg"
 
 
-def test_redact_default_mode_is_full_when_detection_has_modes(model):
-    """The one place /v1/redact's default detection mode is chosen: full where DetectOptions has a mode."""
-    defaults = DetectOptions(threshold=0.3)
-    chosen = redact_defaults(defaults)
-    if hasattr(defaults, "mode"):
-        assert chosen.mode == "full" and chosen.threshold == 0.3
-    else:
-        assert chosen == defaults
+def test_redact_default_mode_is_full_and_a_request_may_choose(client, photo, monkeypatch):
+    """/v1/redact detects with mode full unless the request names a mode; /v1/draw keeps the service's."""
+    assert redact_defaults(DetectOptions(threshold=0.3)) == DetectOptions(threshold=0.3, mode="full")
+    seen = []
+    real = client.application.extensions["hailo_scrfd"].pipeline.find
+    monkeypatch.setattr(client.application.extensions["hailo_scrfd"].pipeline, "find",
+                        lambda image, options, quality: seen.append(options.mode) or real(image, options, quality))
+    data = photo("t1.jpg")
+    for path in ("/v1/redact", "/v1/redact?mode=fast", "/v1/draw", "/v1/draw?mode=full"):
+        assert client.post(path, data=data, content_type="image/jpeg").status_code == 200
+    assert seen == ["full", "fast", "fast", "full"]
 
 
 def test_choices_agree_with_the_drawing_module():

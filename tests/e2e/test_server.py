@@ -15,6 +15,8 @@ pytestmark = pytest.mark.e2e
 
 EXPECTED = {"t1.jpg": 6, "selfie.jpg": 151, "solvay_conference_1927.png": 29, "gauss.png": 1, "newton.png": 1,
             "s_l.jpg": 2, "aligned_112_tom_hanks.png": 0}  # the reference's counts (fixed mode, full decode)
+# A close-up the single pass misses: fast mode's rescue pass finds it over HTTP (issue 11).
+RESCUED = {"aligned_112_tom_hanks.png": 1}
 BORDERLINE = {"selfie.jpg"}  # a crowd with many faces near the threshold: decoders and modes flip a few
 MIME = {"jpg": "image/jpeg", "png": "image/png"}
 
@@ -62,7 +64,8 @@ def test_health(server):
 def test_real_photos_raw(server, photos, in_process, name):
     resp = post_raw(server.url, name, photos[name])
     assert resp.status_code == 200, resp.text
-    assert resp.json()["count"] == in_process[name]
+    assert resp.json()["count"] == RESCUED.get(name, in_process[name])
+    assert resp.json()["timings_ms"]["passes"] == (2 if name in RESCUED else 1)
     if name in BORDERLINE:
         assert abs(in_process[name] - EXPECTED[name]) <= 0.05 * EXPECTED[name]
     else:

@@ -15,13 +15,18 @@ from referencing import Registry, Resource
 
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.http.openapi import served_document
+from hailo_scrfd.http.pictures import redact_defaults
 from hailo_scrfd.http.params import PARAM_ALIASES
-from hailo_scrfd.options import AlignOptions, DetectOptions, RedactOptions, RenderOptions, declarations
+from hailo_scrfd.options import (MODES, ORDERS, AlignOptions, DetectOptions, QualityOptions, RedactOptions,
+                                 RenderOptions, declarations)
+from hailo_scrfd.vision import order as vision_order
+from hailo_scrfd.vision import scales as vision_scales
 from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.runtime.model import SCRFDModel
 
 from ..conftest import ROOT
 
+REDACT_MODE = redact_defaults(DetectOptions()).mode  # /v1/redact's own default: the most thorough mode
 SPEC_PATH = ROOT / "hailo_scrfd" / "http" / "openapi.json"
 SPEC = json.loads(SPEC_PATH.read_text())
 BASE = "urn:hailo-scrfd:openapi"
@@ -141,10 +146,11 @@ def test_api_spec_md_agrees():
         assert f"`{name}`" in text
 
 
-@pytest.mark.parametrize("path, option_classes", [("/v1/detect", (DetectOptions,)),
-                                                   ("/v1/align", (DetectOptions, AlignOptions)),
-                                                   ("/v1/draw", (DetectOptions, RenderOptions)),
-                                                   ("/v1/redact", (DetectOptions, RenderOptions, RedactOptions))])
+@pytest.mark.parametrize("path, option_classes", [
+    ("/v1/detect", (DetectOptions, QualityOptions)), ("/v1/align", (DetectOptions, QualityOptions, AlignOptions)),
+    ("/v1/best", (DetectOptions, QualityOptions, AlignOptions)),
+    ("/v1/draw", (DetectOptions, QualityOptions, RenderOptions)),
+    ("/v1/redact", (DetectOptions, QualityOptions, RenderOptions, RedactOptions))])
 def test_parameters_agree_with_their_one_declaration(path, option_classes):
     """Every declared option appears as a query parameter, a JSON field and a form field (sent as text, but
     typed in the schema, as OpenAPI serialises form fields), with the declared type, range, choices and
@@ -156,7 +162,7 @@ def test_parameters_agree_with_their_one_declaration(path, option_classes):
     declared = {name: info for cls in option_classes for name, info in declarations(cls).items()}
     assert set(query) == set(declared)
     assert set(json_props) - {"image", "images", "url"} == set(declared) == set(form_props) - {"image", "images"}
-    json_type = {"int": "integer", "float": "number", "str": "string"}
+    json_type = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
     for name, info in declared.items():
         for schema, description in ((query[name]["schema"], query[name]["description"]),
                                     (json_props[name], json_props[name]["description"]),
@@ -165,5 +171,11 @@ def test_parameters_agree_with_their_one_declaration(path, option_classes):
             assert (schema.get("minimum"), schema.get("maximum")) == (info["min"], info["max"]), name
             if info["choices"]:
                 assert set(schema["enum"]) - set(PARAM_ALIASES) == set(info["choices"]), name
-            default = f"{info['default']:g}" if isinstance(info["default"], (int, float)) else info["default"]
+            default = REDACT_MODE if (path, name) == ("/v1/redact", "mode") else info["default"]
+            default = str(default).lower() if isinstance(default, bool) else \
+                f"{default:g}" if isinstance(default, (int, float)) else default
             assert re.search(rf"default[^)]*\b{re.escape(default)}\)", description), (name, description)
+
+
+def test_choices_are_the_vision_layers():
+    assert set(ORDERS) == set(vision_order.ORDERS) and set(MODES) == set(vision_scales.MODES)

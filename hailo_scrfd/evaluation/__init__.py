@@ -1,0 +1,1 @@
+"""WIDER FACE evaluation: the official protocol, in numpy."""
