@@ -100,34 +100,43 @@ DRAW_PARAMS = {**DETECT_PARAMS, **RENDER_ONLY_PARAMS}
 REDACT_PARAMS = {**DRAW_PARAMS, **REDACT_ONLY_PARAMS}
 
 
-def parse_values(table: Mapping[str, Param], typed: Mapping[str, Any], text: Mapping[str, str]) -> dict[str, Any]:
-    """Each named value parsed by its entry in ``table`` (the body's typed value wins); unknown names: 400."""
-    unknown = sorted(str(name) for name in (set(typed) | set(text)) - set(table))
+def parse_values(table: Mapping[str, Param], typed: Mapping[str, Any], text: Mapping[str, str],
+                 shadowed: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Each named value parsed by its entry in ``table`` (the body's typed value wins); unknown names: 400.
+
+    ``shadowed`` values (a query value a form field overrides) must be valid too, but are not used.
+    """
+    shadowed = shadowed or {}
+    unknown = sorted(str(name) for name in (set(typed) | set(text) | set(shadowed)) - set(table))
     if unknown:
         # Names are echoed, but clipped: a client's "name" can be anything, image data included.
         names = ", ".join(repr(name[:40]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         raise InvalidParameter(f"unknown parameter(s) {names}; accepted: image, {', '.join(table)}")
+    for name, value in shadowed.items():
+        table[name].parse(value, False)
     values = {name: table[name].parse(value, False) for name, value in text.items()}
     values.update({name: table[name].parse(value, True) for name, value in typed.items()})
     return values
 
 
 def parse_picture_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: RequestOptions,
-                         redact: bool) -> tuple[RequestOptions, RenderOptions, RedactOptions | None]:
+                         redact: bool, shadowed: Mapping[str, str] | None = None
+                         ) -> tuple[RequestOptions, RenderOptions, RedactOptions | None]:
     """Validated options of /v1/draw, or of /v1/redact when ``redact``: detection, output, and redaction."""
-    values = parse_values(REDACT_PARAMS if redact else DRAW_PARAMS, typed, text)
+    values = parse_values(REDACT_PARAMS if redact else DRAW_PARAMS, typed, text, shadowed)
     render = RenderOptions(**{k: v for k, v in values.items() if k in RENDER_ONLY_PARAMS})
     cover = RedactOptions(**{k: v for k, v in values.items() if k in REDACT_ONLY_PARAMS})
     return _request_options(values, defaults), render, cover if redact else None
 
 
 def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: RequestOptions,
-                 align: bool = False, table: Mapping[str, Param] | None = None) -> RequestOptions:
+                 align: bool = False, table: Mapping[str, Param] | None = None,
+                 shadowed: Mapping[str, str] | None = None) -> RequestOptions:
     """Validated options from JSON-typed and textual request values; unknown names are rejected.
 
     A name given both as text (query string) and typed (JSON body) takes the body's value.
     """
-    values = parse_values(table or (ALIGN_PARAMS if align else DETECT_PARAMS), typed, text)
+    values = parse_values(table or (ALIGN_PARAMS if align else DETECT_PARAMS), typed, text, shadowed)
     options = _request_options(values, defaults)
     if align:
         try:

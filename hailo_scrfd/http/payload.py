@@ -25,12 +25,14 @@ BATCH_FIELD = "images"  # a JSON list of base64 images, or repeated multipart fi
 class Payload:
     """The image bytes, plus parameters: ``typed`` from a JSON body, ``text`` from form fields and the query.
 
-    A parameter may appear both in the query string and in the body; the body's value wins.
+    A parameter may appear both in the query string and in the body; the body's value wins. ``shadowed``:
+    query values that a form field of the same name overrides (still validated, then ignored).
     """
 
     image: bytes
     typed: dict[str, Any] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
+    shadowed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Batch:
     images: tuple[Callable[[], bytes], ...]
     typed: dict[str, Any] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
+    shadowed: dict[str, str] = field(default_factory=dict)
 
 
 def read_payload(request: Request, url_settings, *, max_batch: int = 0) -> Payload | Batch:
@@ -82,7 +85,8 @@ def read_payload(request: Request, url_settings, *, max_batch: int = 0) -> Paylo
         if extra_files:
             raise InvalidParameter(f"unexpected file field(s) {', '.join(map(repr, extra_files))}; send one 'image'")
         form = _single_values(request.form.to_dict(flat=False), "in the form")
-        return Payload(upload.read(), text={**query, **form})  # the body's value wins, as for JSON
+        # The body's value wins, as for JSON; the query's is still validated.
+        return Payload(upload.read(), text={**query, **form}, shadowed=_shadowed(query, form))
     if mimetype in RAW_IMAGE_TYPES:
         data = _read_body(request)
         if not data:
@@ -118,7 +122,7 @@ def _multipart_batch(request: Request, query: dict[str, str], max_batch: int) ->
     _check_batch_size(len(uploads), max_batch)
     form = _single_values(request.form.to_dict(flat=False), "in the form")
     return Batch(tuple(partial(_upload_item, i, upload) for i, upload in enumerate(uploads)),
-                 text={**query, **form})
+                 text={**query, **form}, shadowed=_shadowed(query, form))
 
 
 def _upload_item(index: int, upload) -> bytes:
@@ -126,6 +130,10 @@ def _upload_item(index: int, upload) -> bytes:
     if not data:
         raise MissingImage(f"{BATCH_FIELD}[{index}] is an empty file")
     return data
+
+
+def _shadowed(query: dict[str, str], form: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in query.items() if name in form}
 
 
 def _check_batch_size(count: int, max_batch: int) -> None:

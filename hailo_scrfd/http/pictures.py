@@ -41,7 +41,8 @@ def _picture(redact: bool) -> Response:
     payload = read_payload(request, svc.config.url_fetch)
     detect = redact_defaults(svc.pipeline.defaults) if redact else svc.pipeline.defaults
     defaults = RequestOptions(detect=detect, quality=svc.pipeline.quality_defaults)
-    options, render, cover = parse_picture_params(payload.typed, payload.text, defaults=defaults, redact=redact)
+    options, render, cover = parse_picture_params(payload.typed, payload.text, defaults=defaults, redact=redact,
+                                                  shadowed=payload.shadowed)
     if "format" not in payload.typed and "format" not in payload.text:
         render = dataclasses.replace(render, format=negotiated_format(render.format))
     picture = svc.pipeline.picture(payload.image, options.detect, render, cover, options.quality)

@@ -36,7 +36,7 @@ def _run(align: bool, best: bool = False) -> dict:
     svc.model.ensure_ready()  # answer 503 before spending time on the body
     payload = read_payload(request, svc.config.url_fetch, max_batch=0 if best else svc.config.limits.max_batch_images)
     defaults = RequestOptions(detect=svc.pipeline.defaults, quality=svc.pipeline.quality_defaults)
-    options = parse_params(payload.typed, payload.text, defaults=defaults, align=align)
+    options = parse_params(payload.typed, payload.text, defaults=defaults, align=align, shadowed=payload.shadowed)
     if isinstance(payload, Batch):
         return _run_batch(payload, options, align)
     response = svc.pipeline.run(payload.image, options.detect, options.align if align else None, options.quality,

@@ -164,6 +164,17 @@ class TestCapsAndShape:
         resp = client.post("/v1/detect", data={"image": [(io.BytesIO(t1), "a.jpg"), (io.BytesIO(t1), "b.jpg")]})
         assert resp.status_code == 400 and "'images'" in resp.get_json()["error"]["message"]
 
+    @pytest.mark.parametrize("files", ["image", "images"])
+    def test_a_query_value_the_form_overrides_must_still_be_valid(self, client, ten_photos, files):
+        data = {files: (io.BytesIO(ten_photos[0]), "a.jpg"), "mode": "fast"}
+        resp = client.post("/v1/detect?mode=sideways", data=data)
+        assert resp.status_code == 400 and "'mode'" in resp.get_json()["error"]["message"]
+        data = {files: (io.BytesIO(ten_photos[0]), "a.jpg"), "threshold": "0.9"}
+        resp = client.post("/v1/detect?threshold=0.1", data=data)  # both valid: the form's value wins
+        body = resp.get_json()
+        faces = body["results"][0]["faces"] if files == "images" else body["faces"]
+        assert faces and all(f["score"] >= 0.9 for f in faces)
+
     def test_batch_images_count_in_the_metrics(self, app_factory, ten_photos):
         client = app_factory()
         client.post("/v1/detect", json={"images": [B64(d) for d in ten_photos[:3]] + ["AAAA"]})

@@ -158,6 +158,11 @@ class TestDraw:
         resp = client.post("/v1/redact", data={"images": (io.BytesIO(data), "a.jpg")})
         assert resp.status_code == 400
 
+    def test_a_query_value_the_form_overrides_must_still_be_valid(self, client, photo):
+        resp = client.post("/v1/redact?style=swirl", data={"image": (io.BytesIO(photo("t1.jpg")), "a.jpg"),
+                                                          "style": "fill"})
+        assert resp.status_code == 400 and "'style'" in resp.get_json()["error"]["message"]
+
     def test_not_an_image_is_422_json(self, client):
         resp = client.post("/v1/draw", data=b"<svg>not an image</svg>", content_type="image/png")
         assert resp.status_code == 422 and resp.get_json()["error"]["code"] == "invalid_image"
