@@ -34,7 +34,7 @@ test: venv
 .bench/venv/.installed:
 	$(PYTHON) -m venv .bench/venv
 	.bench/venv/bin/python -m pip install --quiet --upgrade pip
-	.bench/venv/bin/python -m pip install --quiet insightface onnxruntime opencv-python-headless
+	.bench/venv/bin/python -m pip install --quiet insightface onnxruntime opencv-python-headless flask
 	touch $@
 
 bench-env: .bench/venv/.installed

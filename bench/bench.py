@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import io
 import json
 import statistics
@@ -35,14 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hailo_scrfd.system.config import SCRFDServiceConfig  # noqa: E402
+from hailo_scrfd.system.models import MODEL_DIR_ENV  # noqa: E402
 from hailo_scrfd.vision.decode import decode_image_reduced  # noqa: E402
 from hailo_scrfd.runtime.model import SCRFDModel  # noqa: E402
 from hailo_scrfd.vision.letterbox import fit_letterbox  # noqa: E402
-from bench import report  # noqa: E402
+from bench import ab, report  # noqa: E402
 from bench.common import timed  # noqa: E402
 from bench.report import latencies  # noqa: E402
 from support.data import shared_dir  # noqa: E402
-from support.server import ServerProcess  # noqa: E402
+from support.server import ServerProcess, clean_env  # noqa: E402
 
 PHOTOS = ["t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "gauss.png", "newton.png", "s_l.jpg"]
 MIME = {".jpg": "image/jpeg", ".png": "image/png"}
@@ -199,10 +201,10 @@ def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n
     return result
 
 
-def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int, per_client: int) -> dict:
+def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int, per_client: int, env: dict) -> dict:
     """Latency and throughput of a real server process, its RSS after the load and its start-up time."""
     started = time.perf_counter()
-    server = ServerProcess(model_path)
+    server = ServerProcess(model_path, env=clean_env(**env))
     try:
         server.wait_ready()
         startup_s = time.perf_counter() - started
@@ -225,16 +227,28 @@ def main() -> int:
     ap.add_argument("--model", default="scrfd_2.5g_bnkps.onnx")
     ap.add_argument("--reference-python", default=str(ROOT / ".bench" / "venv" / "bin" / "python"))
     ap.add_argument("--quick", action="store_true", help="few samples: checks that everything runs, not for numbers")
+    ap.add_argument("--model-dir", help="model dir for the INT8 version and the optimised graphs (default: "
+                                        ".bench/models, .bench/models-quick with --quick)")
     args = ap.parse_args()
     shared = Path(args.shared)
     model_path = shared / "models" / args.model
     n = 8 if args.quick else 60
+    # The bench's own model dir: it never reads or fills the user's cache.
+    env = {MODEL_DIR_ENV: args.model_dir or str(ROOT / ".bench" / ("models-quick" if args.quick else "models"))}
+    os.environ.update(env)
+    int8_path, quantize_s = ab.ensure_int8(model_path, shared, args.quick)
     photos = {p: (shared / "images" / p).read_bytes() for p in PHOTOS}
     big = twelve_megapixel_jpeg(shared)
     local = measure_in_process(model_path, photos, big, n, args.quick)
-    http = measure_http(model_path, photos, big, n, 4 if args.quick else 40)
+    local["engine_ab"] = ab.engine_ab(model_path, int8_path, photos["t1.jpg"], n)
+    http = measure_http(model_path, photos, big, n, 4 if args.quick else 40, env)
+    held_out = ab.held_out_photos(shared, 4 if args.quick else 16)
+    servers = ab.measure_servers(model_path, env, Path(args.reference_python), held_out, 2 if args.quick else 4,
+                                 2 if args.quick else 12)
     ref = reference_times(Path(args.reference_python), model_path, shared, max(5, n // 3))
-    report.print_all(args.model, args.quick, local, http, ref, PHOTOS)
+    if quantize_s is not None:
+        print(f"made the INT8 model first ({quantize_s:.0f} s): {int8_path}")
+    report.print_all(args.model, args.quick, local, http, ref, PHOTOS, servers, len(held_out))
     return 0
 
 

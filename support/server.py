@@ -19,8 +19,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Kept when the rest of HAILO_SCRFD_* is dropped: the tests' own model cache, so that no cached INT8 or
+# optimised model of the user's leaks into a test server, and the tests write nothing into the user's cache.
+KEPT = ("HAILO_SCRFD_MODEL_DIR",)
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HAILO_SCRFD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAILO_SCRFD_") or k in KEPT}
     env.update(extra)
     return env
 

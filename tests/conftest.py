@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from support.data import ROOT, SHARED_ENV, shared_dir  # noqa: F401 - ROOT is re-exported to the tests
 
 from hailo_scrfd.system.config import SCRFDServiceConfig
+from hailo_scrfd.system.models import MODEL_DIR_ENV
 from hailo_scrfd.vision.decode import decode_image
 from hailo_scrfd.runtime.model import SCRFDModel
 
@@ -20,6 +22,18 @@ MODEL_REFERENCE = {
     "scrfd_500m_bnkps.onnx": "scrfd_500m_bnkps.onnx",
 }
 DEFAULT_MODEL = "scrfd_2.5g_bnkps.onnx"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_model_cache(tmp_path_factory):
+    """The whole session (and the servers it starts) caches models in a temp dir, never the user's."""
+    previous = os.environ.get(MODEL_DIR_ENV)
+    os.environ[MODEL_DIR_ENV] = str(tmp_path_factory.mktemp("model-cache"))
+    yield
+    if previous is None:
+        os.environ.pop(MODEL_DIR_ENV, None)
+    else:
+        os.environ[MODEL_DIR_ENV] = previous
 
 
 @pytest.fixture(scope="session")

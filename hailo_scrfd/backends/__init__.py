@@ -38,8 +38,13 @@ def choose_backend(requested: str, model_path: str) -> str:
 
 
 def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:
-    """Every engine is built the same way: ``cls(model_path, its own config section, inference timeout)``."""
+    """Every engine is built the same way: ``cls(model_path, its own config section, inference timeout)``;
+    ONNX models go through ``model.precision`` first (:mod:`.precision`)."""
     kind = choose_backend(config.model.backend, model_path)
+    if kind == "onnx":
+        from .precision import create_onnx
+
+        return create_onnx(config, model_path)
     if kind == "hailo" and config.model.fallback:
         from .fallback import create_fallback_backend
         return create_fallback_backend(config, model_path)

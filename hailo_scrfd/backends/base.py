@@ -42,6 +42,7 @@ class Backend(ABC):
     name: str           # shown in /health and responses, e.g. "onnxruntime:CPUExecutionProvider"
     input_spec: InputSpec
     max_in_flight: int = 1  # frames the engine can work on at once; one worker thread each
+    max_batch: int = 1      # frames the worker may hand over as one batch (infer_batch)
 
     @abstractmethod
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
@@ -50,6 +51,10 @@ class Backend(ABC):
     @abstractmethod
     def infer(self, tensor: np.ndarray) -> list[StrideOutput]:
         """Run one input; outputs in the canonical layout, strides ascending."""
+
+    def infer_batch(self, tensors: Sequence[np.ndarray]) -> list[list[StrideOutput]]:
+        """Run several inputs (each as :meth:`prepare` made it); engines without batching run them in turn."""
+        return [self.infer(t) for t in tensors]
 
     def close(self) -> None:  # noqa: B027 - optional hook, most engines free themselves
         """Release the engine; the backend is unusable afterwards."""

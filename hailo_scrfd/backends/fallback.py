@@ -212,11 +212,13 @@ def _close_quietly(backend: Backend) -> None:
 def create_fallback_backend(config, model_path: str) -> FallbackBackend:
     """The Hailo backend for ``model_path`` with ``config.model.fallback`` (an ONNX model) behind it."""
     from .hailo import HailoBackend
-    from .onnx import OnnxBackend
+    from .precision import create_onnx
 
     timeout_s = config.performance.inference_timeout_s
-    # The CPU runs the HEF's fixed 640x640 input, so a request's canvas fits whichever engine runs it.
-    cpu = OnnxBackend(config.model.fallback, dataclasses.replace(config.onnx, input_mode="fixed"), timeout_s)
+    # The CPU runs the HEF's fixed 640x640 input, so a request's canvas fits whichever engine runs it;
+    # model.precision applies to it as to any ONNX model (INT8 when one was made with `quantize`).
+    fixed = dataclasses.replace(config, onnx=dataclasses.replace(config.onnx, input_mode="fixed"))
+    cpu = create_onnx(fixed, config.model.fallback)
     return FallbackBackend(lambda: HailoBackend(model_path, config.hailo, timeout_s), cpu,
                            fallback_after_s=config.hailo.fallback_after_s,
                            probe_interval_s=config.hailo.probe_interval_s, max_in_flight=config.hailo.max_in_flight,

@@ -8,9 +8,9 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from ..system.sections import OnnxSection
-from ..vision.scrfd import StrideOutput
+from ..vision.scrfd import STRIDES, StrideOutput
 from .base import Backend, InputSpec, canonical_outputs, check_model_file
-from .onnx_rewrite import make_dynamic, with_uint8_input
+from . import onnx_cache
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +33,34 @@ class OnnxBackend(Backend):
     def __init__(self, model_path: str, section: OnnxSection | None = None, timeout_s: float | None = None):
         """``section``: the config's ``onnx`` section (defaults when None); ONNX Runtime has no use for
         ``timeout_s`` (a run cannot be cancelled; the worker times the caller out instead)."""
-        import onnx
-
         check_model_file(model_path, (".onnx",))
         self.model_path = model_path
         section = section or OnnxSection()
         self.max_in_flight = section.concurrency  # Run() is thread-safe: concurrent runs share the session
-        try:
-            model = onnx.load(model_path)
-        except Exception as exc:
-            raise ModelLoadError(f"cannot load ONNX model {model_path}: {_reason(exc)}") from None
+        self._model = None
+        self._sha256 = onnx_cache.file_sha256(model_path) if section.cache_optimized else None
         self.input_spec = None
         if section.input_mode == "fit":
-            self._try_dynamic(model, section)
+            self._try_dynamic(section)
         if self.input_spec is None:
-            self._load_fixed(model, section)
+            self._load_fixed(section)
         self.name = f"onnxruntime:{self._session.get_providers()[0]}"
         log.info("loaded %s on %s, input %dx%d%s", model_path, self.name, self.input_spec.width,
                  self.input_spec.height, " (fit: any multiple of 32 up to that)" if self.input_spec.dynamic else "")
 
-    @staticmethod
-    def _new_session(proto, section: OnnxSection, dynamic: bool):
+    def _proto(self):
+        """The ONNX model, parsed on first use (not at all when the optimised graph is cached)."""
+        import onnx
+
+        if self._model is None:
+            try:
+                self._model = onnx.load(self.model_path)
+            except Exception as exc:
+                raise ModelLoadError(f"cannot load ONNX model {self.model_path}: {_reason(exc)}") from None
+        return self._model
+
+    def _new_session(self, section: OnnxSection, dynamic: bool):
+        """(session, the optimised graph's temporary file to commit once the session has proved itself)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -65,39 +72,83 @@ class OnnxBackend(Backend):
             options.intra_op_num_threads = section.threads
         # Idle intra-op threads spin by default, burning the cores the HTTP threads need for decoding.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if section.spinning else "0")
-        proto = with_uint8_input(proto, INPUT_MEAN, INPUT_STD)
-        return ort.InferenceSession(proto.SerializeToString(), sess_options=options,
-                                    providers=choose_providers(ort.get_available_providers()))
+        providers = choose_providers(ort.get_available_providers())
+        cache = tmp = None
+        batch = dynamic and section.batch_max > 1
+        if self._sha256 and providers[0] == "CPUExecutionProvider":
+            mode = ("fit-batch" if batch else "fit") if dynamic else "fixed"
+            cache = onnx_cache.optimized_path(self.model_path, self._sha256, mode)
+            session = onnx_cache.load_cached(options, cache, providers)
+            if session is not None:
+                return session, None  # checked when it was written: one run at start-up is enough
+            tmp = onnx_cache.save_to(options, cache)
+        from .onnx_rewrite import make_dynamic, with_batch, with_uint8_input  # not needed with a cached graph
 
-    def _try_dynamic(self, model, section: OnnxSection) -> None:
+        proto = self._proto()
+        if dynamic:
+            proto = make_dynamic(proto)[0]
+            proto = with_batch(proto) if batch else proto
+        proto = with_uint8_input(proto, INPUT_MEAN, INPUT_STD)
+        session = ort.InferenceSession(proto.SerializeToString(), sess_options=options, providers=providers)
+        return session, (tmp, cache)
+
+    def _try_dynamic(self, section: OnnxSection) -> None:
         """Fit mode: the model rewritten to take any input size, checked at three shapes; on any failure,
         a warning and ``input_spec`` left None for the fixed input."""
         input_size = section.input_size
+        pending = None
         try:
-            dynamic_model, rewritten = make_dynamic(model)
-            self._use(self._new_session(dynamic_model, section, True), input_size, dynamic=True)
+            session, pending = self._new_session(section, True)
+            self._use(session, input_size, dynamic=True)
             side, short = input_size, max(32, input_size * 3 // 4 // 32 * 32)
-            for hw in ((side, side), (short, side), (side, short)):  # must run, and map, at other shapes
+            shapes = ((side, side), (short, side), (side, short)) if pending else ((short, side),)
+            for hw in shapes:  # must run, and map, at other shapes
                 self.infer(self.prepare(np.zeros((*hw, 3), np.uint8)))
-            log.info("%s accepts any input size up to %d (Resize nodes rewritten: %d)",
-                     self.model_path, input_size, rewritten)
+            log.info("%s accepts any input size up to %d", self.model_path, input_size)
+            if section.batch_max > 1:
+                self._check_batch(section.batch_max, (side, side), (short, side))
         except Exception as exc:
             log.warning("%s cannot take other input sizes (%s): using the fixed %s input",
-                        self.model_path, _reason(exc), "x".join(map(str, _static_hw(model) or ("?", "?"))))
+                        self.model_path, _reason(exc), "x".join(map(str, _static_hw(self._proto()) or ("?", "?"))))
             self.input_spec = None
+            if pending and pending[0]:
+                pending[0].unlink(missing_ok=True)
+            return
+        if pending:
+            onnx_cache.commit(*pending)
 
-    def _load_fixed(self, model, section: OnnxSection) -> None:
+    def _check_batch(self, batch_max: int, *shapes: tuple[int, int]) -> None:
+        """A padded batch of two shapes must give what each gives alone (to float rounding), or no batching."""
+        tensors = [self.prepare(np.random.default_rng(i).integers(0, 256, (*hw, 3), np.uint8))
+                   for i, hw in enumerate(shapes)]
+        try:
+            batched = self.infer_batch(tensors)
+            alone = self.infer(tensors[0])  # the larger shape: padding changes nothing for it
+            if not all(np.allclose(a.scores, b.scores, atol=1e-3) for a, b in zip(alone, batched[0], strict=True)):
+                raise ValueError("batched outputs differ from single runs")
+        except Exception as exc:
+            log.warning("%s cannot run batches (%s): dynamic batching off", self.model_path, _reason(exc))
+            return
+        self.max_batch = batch_max
+        log.info("dynamic batching: up to %d images per run", batch_max)
+
+    def _load_fixed(self, section: OnnxSection) -> None:
         path = self.model_path
         try:
-            self._use(self._new_session(model, section, False), section.input_size, dynamic=False)
+            session, pending = self._new_session(section, False)
+            self._use(session, section.input_size, dynamic=False)
         except ValueError as exc:
             raise ModelLoadError(f"{path} is not an SCRFD model: {exc}") from None
+        except ModelLoadError:
+            raise
         except Exception as exc:
             raise ModelLoadError(f"cannot load ONNX model {path}: {_reason(exc)}") from None
         try:
             self.infer(self.prepare(np.zeros((*self.input_spec.hw, 3), np.uint8)))
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"{path} is not a usable SCRFD model: {exc}") from None
+        if pending:
+            onnx_cache.commit(*pending)
 
     def _use(self, session, input_size: int, dynamic: bool) -> None:
         inputs = session.get_inputs()
@@ -115,8 +166,33 @@ class OnnxBackend(Backend):
         outputs = self._session.run(None, {self._input_name: tensor})
         return canonical_outputs([o.reshape(-1, o.shape[-1]) for o in outputs], tensor.shape[1:3])
 
+    def infer_batch(self, tensors) -> list[list[StrideOutput]]:
+        """One run for all ``tensors``, zero-padded at the bottom and right to a common shape; each image's
+        outputs are cut back to its own grid, so callers see what a run of that image alone returns."""
+        if len(tensors) == 1:
+            return [self.infer(tensors[0])]
+        padded = (max(t.shape[1] for t in tensors), max(t.shape[2] for t in tensors))
+        batch = np.zeros((len(tensors), *padded, 3), np.uint8)
+        for i, t in enumerate(tensors):
+            batch[i, :t.shape[1], :t.shape[2]] = t[0]
+        outputs = self._session.run(None, {self._input_name: batch})
+        return [canonical_outputs([_crop(o[i].reshape(-1, o.shape[-1]), padded, t.shape[1:3]) for o in outputs],
+                                  t.shape[1:3]) for i, t in enumerate(tensors)]
+
     def close(self) -> None:
         self._session = None
+
+
+def _crop(rows: np.ndarray, padded_hw: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
+    """The rows of one stride's output for the top-left ``hw`` of a ``padded_hw`` input."""
+    if tuple(padded_hw) == tuple(hw):
+        return rows
+    for stride in STRIDES:
+        cells = (padded_hw[0] // stride) * (padded_hw[1] // stride)
+        if len(rows) % cells == 0 and len(rows) // cells in (1, 2):
+            grid = rows.reshape(padded_hw[0] // stride, padded_hw[1] // stride, -1, rows.shape[-1])
+            return grid[:hw[0] // stride, :hw[1] // stride].reshape(-1, rows.shape[-1])
+    raise ValueError(f"output of {len(rows)} rows matches no stride of a {padded_hw} input")
 
 
 def _static_hw(model) -> tuple[int, int] | None:

@@ -1,4 +1,4 @@
-"""In-memory rewrites of an SCRFD ONNX export: a uint8 image input, and any input size.
+"""In-memory rewrites of an SCRFD ONNX export: a uint8 image input, any input size, any batch.
 
 :func:`with_uint8_input` moves the normalisation into the graph, so the backend feeds the
 letterboxed uint8 canvas itself, as a HEF (which has it compiled in) takes it.
@@ -86,6 +86,24 @@ def make_dynamic(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
                 dim.dim_param = "anchors"
     del model.graph.value_info[:]  # shapes inferred at the export size no longer hold
     return model, rewritten
+
+
+def with_batch(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of ``model`` with a symbolic batch dimension, for dynamic batching.
+
+    SCRFD's output Reshapes are ``[1, -1, C]``: the 1 becomes 0 (copy the batch from the input),
+    so a batch of N gives ``(N, anchors, C)`` instead of folding the images into the anchors.
+    """
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    shapes = {i.name: i for i in model.graph.initializer}
+    shapes.update({n.output[0]: n.attribute[0].t for n in model.graph.node if n.op_type == "Constant"})
+    for name in {n.input[1] for n in model.graph.node if n.op_type == "Reshape" and n.input[1] in shapes}:
+        shape = numpy_helper.to_array(shapes[name])
+        if shape.ndim == 1 and len(shape) == 3 and shape[0] == 1:
+            shapes[name].CopyFrom(numpy_helper.from_array(np.array([0, *shape[1:]], np.int64), shapes[name].name))
+    for value in (model.graph.input[0], *model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    return model
 
 
 def _drop_unused_initializers(model: onnx.ModelProto) -> None:

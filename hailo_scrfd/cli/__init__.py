@@ -7,10 +7,10 @@ import sys
 
 from .. import __version__
 from ..errors import ConfigError
-from . import check, config, eval, images, models, serve, upstream
+from . import check, config, eval, images, models, quantize, serve, upstream
 from .common import EXIT_CONFIG, CommandFailed, fail
 
-COMMANDS = (serve, check, images, eval, models, config, upstream)
+COMMANDS = (serve, check, images, eval, models, quantize, config, upstream)
 
 
 def main(argv: list[str] | None = None) -> int:

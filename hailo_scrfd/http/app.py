@@ -11,6 +11,7 @@ from flask import Flask, g, request
 from ..errors import Unauthorized
 from ..pipeline import FacePipeline
 from ..runtime.model import SCRFDModel
+from ..runtime.probe import HealthProbe
 from ..runtime.sessions import StreamManager
 from ..system.config import SCRFDServiceConfig
 from . import errors, ops, pictures, routes, streams, ui
@@ -37,6 +38,7 @@ class Service:
     metrics: Metrics
     keys: ApiKeys
     streams: StreamManager
+    probe: HealthProbe
     openapi: bytes = b""  # the served OpenAPI document, fitted to the config once
     started: float = field(default_factory=time.monotonic)
 
@@ -47,9 +49,10 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app.json.sort_keys = False
     app.json.compact = True
     keys = ApiKeys.from_config(config)
+    probe = HealthProbe(model, config.health, max_pixels=config.limits.max_image_pixels)  # ConfigError first
     pipeline = FacePipeline.from_config(model, config)
     manager = StreamManager(config.streams, pipeline.detect_frame)
-    service = Service(config, model, pipeline, Metrics(model, manager), keys, manager,
+    service = Service(config, model, pipeline, Metrics(model, manager), keys, manager, probe,
                       json.dumps(served_document(config)).encode())
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (

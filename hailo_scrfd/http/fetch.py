@@ -20,23 +20,32 @@ from ..errors import FetchFailed, InvalidParameter, PayloadTooLarge
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def fetch_image(url: str, settings) -> bytes:
+def fenced_url(url: str, settings, schemes: tuple[str, ...], ports: dict[str, int] = DEFAULT_PORTS,
+               disabled: str = "fetching images by URL is disabled on this server (url_fetch.enabled)",
+               ) -> tuple[urllib.parse.SplitResult, str, str, int]:
+    """The URL's parts, host, checked address and port, by the ``url_fetch`` fences (opt-in, schemes,
+    no credentials, allowed hosts, no private addresses); InvalidParameter naming the fence otherwise."""
     if not settings.enabled:
-        raise InvalidParameter("fetching images by URL is disabled on this server (url_fetch.enabled)")
+        raise InvalidParameter(disabled)
     parts = urllib.parse.urlsplit(url.strip())
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
-    if scheme not in settings.allowed_schemes or scheme not in DEFAULT_PORTS:
+    if scheme not in schemes or scheme not in ports:
         raise InvalidParameter(f"URL scheme {scheme or '(none)'!r} is not allowed; allowed: "
-                               f"{', '.join(settings.allowed_schemes) or 'none'}")
+                               f"{', '.join(schemes) or 'none'}")
     if parts.username or parts.password:
         raise InvalidParameter("URLs with credentials are not accepted")
     if not host or not _host_allowed(host, settings.allowed_hosts):
         raise InvalidParameter(f"URL host {host or '(none)'!r} is not in url_fetch.allowed_hosts")
     try:
-        port = parts.port or DEFAULT_PORTS[scheme]
+        port = parts.port or ports[scheme]
     except ValueError:
         raise InvalidParameter("the URL's port is not valid") from None
-    address = _resolve(host, port, settings.allow_private_addresses)
+    return parts, host, _resolve(host, port, settings.allow_private_addresses), port
+
+
+def fetch_image(url: str, settings) -> bytes:
+    parts, host, address, port = fenced_url(url, settings, settings.allowed_schemes)
+    scheme = parts.scheme.lower()
     deadline = time.monotonic() + settings.timeout_s
     target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     connection = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection

@@ -36,7 +36,21 @@ def health():
     fallback = getattr(model.backend, "fallback_status", None)
     if fallback is not None and fallback["active"] and model.state == "ok":  # serving on the CPU: still 200
         body.update(status="degraded", reason=fallback["reason"], fallback=fallback)
-    return jsonify(body), 200 if model.state == "ok" else 503
+    code = 200 if model.state == "ok" else 503
+    if _deep(request.args.get("deep")):
+        body["probe"] = probe = svc.probe.check()
+        if not probe["ok"] and code == 200:
+            body["reason"], code = f"deep health probe failed: {probe['reason']}", 503
+    return jsonify(body), code
+
+
+def _deep(value: str | None) -> bool:
+    """The ``deep`` query parameter: 1/true runs the probe, 0/false or none does not."""
+    if value is None or value in ("0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise InvalidParameter("'deep' must be 1, true, 0 or false")
 
 
 @bp.get("/metrics")

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ..errors import InvalidParameter
 from ..runtime.sources import CaptureSource, FrameSource, MjpegSource, SourceError
-from .fetch import _host_allowed, _PinnedHTTPConnection, _PinnedHTTPSConnection, _resolve
+from .fetch import _PinnedHTTPConnection, _PinnedHTTPSConnection, fenced_url
 
 DEFAULT_PORTS = {"rtsp": 554, "http": 80, "https": 443}
 
@@ -54,23 +54,9 @@ def media_file(name: str, media_dir: str) -> Path:
 
 def check_url(url: str, config) -> tuple[urllib.parse.SplitResult, str, int]:
     """The URL's parts, the checked address to connect to, and the port; InvalidParameter when fenced off."""
-    fetch = config.url_fetch
-    if not fetch.enabled:
-        raise InvalidParameter("URL sources are disabled on this server (url_fetch.enabled)")
-    parts = urllib.parse.urlsplit(url)
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
-    if scheme not in config.streams.schemes or scheme not in DEFAULT_PORTS:
-        raise InvalidParameter(f"stream URL scheme {scheme or '(none)'!r} is not allowed; allowed: "
-                               f"{', '.join(config.streams.schemes) or 'none'}")
-    if parts.username or parts.password:
-        raise InvalidParameter("URLs with credentials are not accepted")
-    if not host or not _host_allowed(host, fetch.allowed_hosts):
-        raise InvalidParameter(f"URL host {host or '(none)'!r} is not in url_fetch.allowed_hosts")
-    try:
-        port = parts.port or DEFAULT_PORTS[scheme]
-    except ValueError:
-        raise InvalidParameter("the URL's port is not valid") from None
-    return parts, _resolve(host, port, fetch.allow_private_addresses), port
+    parts, _, address, port = fenced_url(url, config.url_fetch, config.streams.schemes, DEFAULT_PORTS,
+                                         "URL sources are disabled on this server (url_fetch.enabled)")
+    return parts, address, port
 
 
 def open_url(url: str, config) -> FrameSource:

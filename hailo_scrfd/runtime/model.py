@@ -19,7 +19,7 @@ from ..options import DetectOptions
 from ..system.models import resolve_model
 from ..vision.letterbox import fit_letterbox, fixed_letterbox
 from ..vision.detections import Detections
-from ..vision.scrfd import decode, postprocess
+from ..vision.scrfd import StrideOutput, decode, postprocess
 from .worker import InferenceWorker
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,18 @@ class DetectionResult:
     image_size: tuple[int, int]           # (width, height) of the input image
     timings_ms: dict[str, float] = field(default_factory=dict)
     input_hw: tuple[int, int] = (0, 0)    # the network input it ran at
+
+
+@dataclass(frozen=True)
+class RawInference:
+    """One inference's canonical per-stride outputs, before decoding: where they came from and how
+    they map back to the image."""
+
+    outputs: list[StrideOutput]
+    input_hw: tuple[int, int]             # (height, width) of the network input
+    scale: tuple[float, float]            # (sx, sy): input pixels per image pixel
+    image_size: tuple[int, int]           # (width, height) of the image the coordinates refer to
+    timings_ms: dict[str, float]
 
 
 class SCRFDModel:
@@ -90,7 +102,9 @@ class SCRFDModel:
         backend = self._backend_factory(self.config, self.path)
         if self.faults is not None:
             backend = FaultyBackend(backend, self.faults)
-        return InferenceWorker(backend, self.config.performance.max_queue_size, on_failure=self._on_backend_failure)
+        performance = self.config.performance
+        return InferenceWorker(backend, performance.max_queue_size, on_failure=self._on_backend_failure,
+                               batch_wait_s=performance.batch_wait_ms / 1000.0)
 
     # -- self-healing -----------------------------------------------------------------
 
@@ -195,9 +209,12 @@ class SCRFDModel:
         larger original; coordinates are then mapped to the original's pixels.
         Safe to call from any number of threads: only the backend call is serialised.
         """
+        return self.decode_faces(self.infer_raw(image, original_size), options)
+
+    def infer_raw(self, image: np.ndarray, original_size: tuple[int, int] | None = None) -> RawInference:
+        """The network's raw outputs for an image (the first half of :meth:`detect_faces`)."""
         worker = self.ensure_ready()
         backend = worker.backend
-        opts = options or self.defaults
         t0 = time.perf_counter()
         height, width = image.shape[:2]
         spec = backend.input_spec
@@ -210,19 +227,19 @@ class SCRFDModel:
         t1 = time.perf_counter()
         outputs, engine_ms = worker.infer(tensor, self.config.performance.inference_timeout_s)
         t2 = time.perf_counter()
-        faces = postprocess(outputs, input_hw=letterbox.input_hw, scale=scale,
-                            image_size=(width, height), threshold=opts.threshold,
-                            nms_threshold=opts.nms_threshold, max_faces=opts.max_faces, order=opts.order,
-                            min_face_size=opts.min_face_size)
-        t3 = time.perf_counter()
-        timings = {
-            "preprocess": (t1 - t0) * 1000.0,
-            "queue": max(0.0, (t2 - t1) * 1000.0 - engine_ms),
-            "inference": engine_ms,
-            "postprocess": (t3 - t2) * 1000.0,
-        }
-        return DetectionResult(faces=faces, image_size=(width, height), timings_ms=timings,
-                               input_hw=letterbox.input_hw)
+        timings = {"preprocess": (t1 - t0) * 1000.0, "queue": max(0.0, (t2 - t1) * 1000.0 - engine_ms),
+                   "inference": engine_ms}
+        return RawInference(outputs, letterbox.input_hw, scale, (width, height), timings)
+
+    def decode_faces(self, raw: RawInference, options: DetectOptions | None = None) -> DetectionResult:
+        """The faces in raw outputs, at ``options`` (the second half of :meth:`detect_faces`)."""
+        opts = options or self.defaults
+        t2 = time.perf_counter()
+        faces = postprocess(raw.outputs, input_hw=raw.input_hw, scale=raw.scale, image_size=raw.image_size,
+                            threshold=opts.threshold, nms_threshold=opts.nms_threshold, max_faces=opts.max_faces,
+                            order=opts.order, min_face_size=opts.min_face_size)
+        timings = {**raw.timings_ms, "postprocess": (time.perf_counter() - t2) * 1000.0}
+        return DetectionResult(faces=faces, image_size=raw.image_size, timings_ms=timings, input_hw=raw.input_hw)
 
     def detect_canvas(self, canvas: np.ndarray, threshold: float, nms_threshold: float) -> tuple[Detections, float]:
         """Faces on one ready-made uint8 input canvas (a scale pass or a tile), in canvas pixels after NMS,

@@ -83,7 +83,7 @@ def test_full_gains_hard_ap_on_wider_within_the_cost_budget(model, shared):
 
 
 def test_full_on_a_fixed_input_tiles_within_eight_runs(model_factory, shared):
-    fixed = model_factory(detection__input_mode="fixed")
+    fixed = model_factory(onnx__input_mode="fixed")
     assert not fixed.backend.input_spec.dynamic
     gt, images = _wider(shared, every=12)
     ref, _, _ = _predict(fixed, gt, images, "fast")

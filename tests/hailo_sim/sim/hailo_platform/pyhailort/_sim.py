@@ -41,6 +41,7 @@ class SimState:
     hang_next_jobs: int = 0              # jobs that never complete until the model is shut down
     close_next_jobs: int = 0             # jobs failing with HAILO_COMMUNICATION_CLOSED
     stall_ready: bool = False            # the pipeline takes no new frame: wait_for_async_ready blocks
+    garbage_outputs: str = ""            # "zeros" or "noise": jobs succeed but every output buffer holds garbage
     request_timeout_s: float = 10.0      # the 10H RPC client's REQUEST_TIMEOUT (hrpc/client.hpp)
     first_call_window_s: float = 0.05    # how long the binding's lazy callback-thread creation takes
     vdevices_created: int = 0

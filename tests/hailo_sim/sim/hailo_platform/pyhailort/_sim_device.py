@@ -112,6 +112,7 @@ class _Chip:
             else:
                 for b in bindings:
                     self._compute(session, input_name, b)
+                    self._corrupt(b, SIM.garbage_outputs)
             if self.lost:
                 return  # no reply ever reaches the client
             self._complete(bindings, callback, job, error)
@@ -148,6 +149,17 @@ class _Chip:
                 q.astype(_DTYPES[wanted])
             out = bindings._outputs[o["name"]]._buffer
             out.reshape(-1).view(np.uint8)[:] = result.reshape(-1).view(np.uint8)  # bytes, like a DMA write
+
+
+    @staticmethod
+    def _corrupt(bindings, mode: str) -> None:
+        """A device that answers but returns garbage: the job succeeds, its output bytes are zeros or noise."""
+        if not mode:
+            return
+        rng = np.random.default_rng()
+        for stream in bindings._outputs.values():
+            raw = stream._buffer.reshape(-1).view(np.uint8)
+            raw[:] = 0 if mode == "zeros" else rng.integers(0, 256, raw.size, dtype=np.uint8)
 
 
 class NativeConfiguredInferModel:
