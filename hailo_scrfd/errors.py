@@ -40,6 +40,12 @@ class InvalidParameter(BadRequest):
     code = "invalid_parameter"
 
 
+class BatchTooLarge(BadRequest):
+    """More images in one batch request than limits.max_batch_images."""
+
+    code = "batch_too_large"
+
+
 class Unauthorized(ServiceError):
     status, code = 401, "unauthorized"
 

@@ -65,6 +65,23 @@ class AlignOptions:
     format: str = setting("png", "Crop encoding.", choices=("png", "jpeg"))
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How /v1/draw and /v1/redact return the picture."""
+
+    format: str = setting("jpeg", "Output encoding; without it, the Accept header chooses (image/png or "
+                          "image/jpeg). JPEG is much faster to encode for large photos.", choices=("jpeg", "png"))
+    max_side: int = setting(0, "Shrink the output so its longer side is at most this many pixels; 0 keeps the "
+                            "original size.", min=0, max=65535)
+
+
+@dataclass(frozen=True)
+class RedactOptions:
+    """How /v1/redact covers each face."""
+
+    style: str = setting("blur", "How each face (plus a 30 % margin) is covered.", choices=("blur", "pixelate", "fill"))
+
+
 def declarations(cls: type) -> dict[str, Mapping[str, Any]]:
     """``{name: {"type", "default", "doc", "min", "max", "choices"}}`` for an options dataclass."""
     return {f.name: {"type": f.type, "default": f.default, **f.metadata} for f in dataclasses.fields(cls)}

@@ -14,7 +14,7 @@ from ..runtime.model import SCRFDModel
 from ..runtime.probe import HealthProbe
 from ..runtime.sessions import StreamManager
 from ..system.config import SCRFDServiceConfig
-from . import errors, ops, routes, streams, ui
+from . import errors, ops, pictures, routes, streams, ui
 from .metrics import Metrics
 from .openapi import served_document
 from .security import ApiKeys, presented_key
@@ -58,7 +58,7 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (
         {"/metrics"} if config.security.metrics_public else set())
     public |= ui.register(app, config)  # GET / and /docs: static pages, keyless; before _finish (see ui.register)
-    for blueprint in (errors.bp, ops.bp, routes.bp):
+    for blueprint in (errors.bp, ops.bp, routes.bp, pictures.bp):
         app.register_blueprint(blueprint)
     streams.register(app, config)
     if config.debug.fault_injection:

@@ -2,7 +2,8 @@
 
 The file documents every feature. A server states its real contract, so features it has
 turned off are taken out of the served copy (today: ``url`` input while ``url_fetch`` is off, and opening
-streams while ``streams`` is off, which the server answers 405).
+streams while ``streams`` is off, which the server answers 405), and batches list at most the configured
+``limits.max_batch_images`` images.
 """
 
 from __future__ import annotations
@@ -27,8 +28,26 @@ def served_document(config: SCRFDServiceConfig) -> dict[str, Any]:
             for operation in operations.values():
                 body = operation.get("requestBody", {}).get("content", {}).get("application/json")
                 if body and "url" in body["schema"].get("properties", {}):
-                    schema = body["schema"]
-                    del schema["properties"]["url"]
-                    schema.pop("oneOf", None)
-                    schema["required"] = ["image"]
+                    _drop_url(body["schema"])
+    _fit_batches(spec, config.limits.max_batch_images)
     return spec
+
+
+def _drop_url(schema: dict[str, Any]) -> None:
+    """A JSON body schema without its ``url`` input: one of the remaining inputs, or ``image`` alone."""
+    del schema["properties"]["url"]
+    inputs = [branch for branch in schema.pop("oneOf", []) if branch != {"required": ["url"]}]
+    if len(inputs) > 1:
+        schema["oneOf"] = inputs
+    else:
+        schema["required"] = ["image"]
+
+
+def _fit_batches(spec: dict[str, Any], max_images: int) -> None:
+    """Every batch (``images``) input lists at most the configured limits.max_batch_images."""
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                images = content["schema"].get("properties", {}).get("images")
+                if images is not None:
+                    images["maxItems"] = max_images

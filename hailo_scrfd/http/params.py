@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from ..errors import InvalidParameter
-from ..options import AlignOptions, DetectOptions, QualityOptions, declarations
+from ..options import AlignOptions, DetectOptions, QualityOptions, RedactOptions, RenderOptions, declarations
 from ..vision.align import template_for_size
 
 KINDS = {"int": int, "float": float, "str": str, "bool": bool}
@@ -94,32 +94,63 @@ FRAME_PARAMS = Param.table(DetectOptions)  # a tracked frame: detection only
 DETECT_PARAMS = {**FRAME_PARAMS, **Param.table(QualityOptions)}
 ALIGN_ONLY_PARAMS = Param.table(AlignOptions)
 ALIGN_PARAMS = {**DETECT_PARAMS, **ALIGN_ONLY_PARAMS}
+RENDER_ONLY_PARAMS = Param.table(RenderOptions)
+REDACT_ONLY_PARAMS = Param.table(RedactOptions)
+DRAW_PARAMS = {**DETECT_PARAMS, **RENDER_ONLY_PARAMS}
+REDACT_PARAMS = {**DRAW_PARAMS, **REDACT_ONLY_PARAMS}
 
 
-def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: RequestOptions,
-                 align: bool = False, table: Mapping[str, Param] | None = None) -> RequestOptions:
-    """Validated options from JSON-typed and textual request values; unknown names are rejected.
+def parse_values(table: Mapping[str, Param], typed: Mapping[str, Any], text: Mapping[str, str],
+                 shadowed: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Each named value parsed by its entry in ``table`` (the body's typed value wins); unknown names: 400.
 
-    A name given both as text (query string) and typed (JSON body) takes the body's value.
+    ``shadowed`` values (a query value a form field overrides) must be valid too, but are not used.
     """
-    table = table or (ALIGN_PARAMS if align else DETECT_PARAMS)
-    unknown = sorted(str(name) for name in (set(typed) | set(text)) - set(table))
+    shadowed = shadowed or {}
+    unknown = sorted(str(name) for name in (set(typed) | set(text) | set(shadowed)) - set(table))
     if unknown:
         # Names are echoed, but clipped: a client's "name" can be anything, image data included.
         names = ", ".join(repr(name[:40]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         raise InvalidParameter(f"unknown parameter(s) {names}; accepted: image, {', '.join(table)}")
+    for name, value in shadowed.items():
+        table[name].parse(value, False)
     values = {name: table[name].parse(value, False) for name, value in text.items()}
     values.update({name: table[name].parse(value, True) for name, value in typed.items()})
-    options = RequestOptions(
-        detect=replace(defaults.detect, **{k: v for k, v in values.items() if k in _fields(DetectOptions)}),
-        quality=replace(defaults.quality, **{k: v for k, v in values.items() if k in _fields(QualityOptions)}),
-        align=replace(defaults.align, **{k: v for k, v in values.items() if k in ALIGN_ONLY_PARAMS}))
+    return values
+
+
+def parse_picture_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: RequestOptions,
+                         redact: bool, shadowed: Mapping[str, str] | None = None
+                         ) -> tuple[RequestOptions, RenderOptions, RedactOptions | None]:
+    """Validated options of /v1/draw, or of /v1/redact when ``redact``: detection, output, and redaction."""
+    values = parse_values(REDACT_PARAMS if redact else DRAW_PARAMS, typed, text, shadowed)
+    render = RenderOptions(**{k: v for k, v in values.items() if k in RENDER_ONLY_PARAMS})
+    cover = RedactOptions(**{k: v for k, v in values.items() if k in REDACT_ONLY_PARAMS})
+    return _request_options(values, defaults), render, cover if redact else None
+
+
+def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults: RequestOptions,
+                 align: bool = False, table: Mapping[str, Param] | None = None,
+                 shadowed: Mapping[str, str] | None = None) -> RequestOptions:
+    """Validated options from JSON-typed and textual request values; unknown names are rejected.
+
+    A name given both as text (query string) and typed (JSON body) takes the body's value.
+    """
+    values = parse_values(table or (ALIGN_PARAMS if align else DETECT_PARAMS), typed, text, shadowed)
+    options = _request_options(values, defaults)
     if align:
         try:
             template_for_size(options.align.size)
         except ValueError as exc:
             raise InvalidParameter(f"'size': {exc}") from None
     return options
+
+
+def _request_options(values: Mapping[str, Any], defaults: RequestOptions) -> RequestOptions:
+    return RequestOptions(
+        detect=replace(defaults.detect, **{k: v for k, v in values.items() if k in _fields(DetectOptions)}),
+        quality=replace(defaults.quality, **{k: v for k, v in values.items() if k in _fields(QualityOptions)}),
+        align=replace(defaults.align, **{k: v for k, v in values.items() if k in ALIGN_ONLY_PARAMS}))
 
 
 def _fields(options: type) -> set[str]:

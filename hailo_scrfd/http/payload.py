@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from flask import Request
 
-from ..errors import BadRequest, InvalidParameter, MalformedJSON, MissingImage, UnsupportedMediaType
+from ..errors import BadRequest, BatchTooLarge, InvalidParameter, MalformedJSON, MissingImage, UnsupportedMediaType
 from .fetch import fetch_image
 from ..vision.decode import decode_base64_image
 
@@ -17,26 +18,49 @@ RAW_IMAGE_TYPES = frozenset({
     "image/tiff", "image/tif", "image/gif", "application/octet-stream",
 })
 SUPPORTED = "application/json, multipart/form-data, or a raw image (image/jpeg, png, webp, bmp, tiff)"
+BATCH_FIELD = "images"  # a JSON list of base64 images, or repeated multipart files of that name
 
 
 @dataclass(frozen=True)
 class Payload:
     """The image bytes, plus parameters: ``typed`` from a JSON body, ``text`` from form fields and the query.
 
-    A parameter may appear both in the query string and in the body; the body's value wins.
+    A parameter may appear both in the query string and in the body; the body's value wins. ``shadowed``:
+    query values that a form field of the same name overrides (still validated, then ignored).
     """
 
     image: bytes
     typed: dict[str, Any] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
+    shadowed: dict[str, str] = field(default_factory=dict)
 
 
-def read_payload(request: Request, url_settings) -> Payload:
-    """The image and raw parameters; ``url_settings`` (config ``url_fetch``) governs {"url": ...} bodies."""
+@dataclass(frozen=True)
+class Batch:
+    """Several images of one request, in order, with the parameters they share.
+
+    Each image is a callable returning its bytes, or raising the ServiceError that makes it that image's
+    error entry (bad base64, an empty file), so one bad image never fails the batch.
+    """
+
+    images: tuple[Callable[[], bytes], ...]
+    typed: dict[str, Any] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=dict)
+    shadowed: dict[str, str] = field(default_factory=dict)
+
+
+def read_payload(request: Request, url_settings, *, max_batch: int = 0) -> Payload | Batch:
+    """The image and raw parameters; ``url_settings`` (config ``url_fetch``) governs {"url": ...} bodies.
+
+    With ``max_batch`` > 0, a JSON ``images`` list or multipart ``images`` files make a :class:`Batch`
+    of at most that many images (more: 400 batch_too_large).
+    """
     mimetype = request.mimetype
     query = _single_values(request.args.to_dict(flat=False), "in the query string")
     if mimetype == "application/json" or mimetype.endswith("+json"):
         body = _json_body(request)
+        if max_batch and BATCH_FIELD in body:
+            return _json_batch(body, query, max_batch)
         image, url = body.pop("image", None), body.pop("url", None)
         if url is not None:
             if image is not None:
@@ -50,6 +74,10 @@ def read_payload(request: Request, url_settings) -> Payload:
             raise BadRequest(f"'image' must be a base64 string, got {type(image).__name__}")
         return Payload(decode_base64_image(image), typed=body, text=query)
     if mimetype == "multipart/form-data":
+        if max_batch and BATCH_FIELD in request.files:
+            return _multipart_batch(request, query, max_batch)
+        if len(request.files.getlist("image")) > 1:
+            raise InvalidParameter(f"'image' is given more than once; send a batch as repeated '{BATCH_FIELD}' files")
         upload = request.files.get("image")
         if upload is None:
             raise MissingImage("the multipart body has no file in field 'image'")
@@ -57,7 +85,8 @@ def read_payload(request: Request, url_settings) -> Payload:
         if extra_files:
             raise InvalidParameter(f"unexpected file field(s) {', '.join(map(repr, extra_files))}; send one 'image'")
         form = _single_values(request.form.to_dict(flat=False), "in the form")
-        return Payload(upload.read(), text={**query, **form})  # the body's value wins, as for JSON
+        # The body's value wins, as for JSON; the query's is still validated.
+        return Payload(upload.read(), text={**query, **form}, shadowed=_shadowed(query, form))
     if mimetype in RAW_IMAGE_TYPES:
         data = _read_body(request)
         if not data:
@@ -66,6 +95,50 @@ def read_payload(request: Request, url_settings) -> Payload:
     if not mimetype:
         raise UnsupportedMediaType(f"the request has no Content-Type; send {SUPPORTED}")
     raise UnsupportedMediaType(f"Content-Type {mimetype!r} is not supported; send {SUPPORTED}")
+
+
+def _json_batch(body: dict[str, Any], query: dict[str, str], max_batch: int) -> Batch:
+    images = body.pop(BATCH_FIELD)
+    if "image" in body or "url" in body:
+        raise BadRequest(f"send either '{BATCH_FIELD}' (a batch) or one 'image' or 'url', not both")
+    if not isinstance(images, list) or not images:
+        raise BadRequest(f"'{BATCH_FIELD}' must be a non-empty list of base64 images")
+    _check_batch_size(len(images), max_batch)
+    return Batch(tuple(partial(_base64_item, i, item) for i, item in enumerate(images)), typed=body, text=query)
+
+
+def _base64_item(index: int, item: Any) -> bytes:
+    if not isinstance(item, str):
+        raise BadRequest(f"{BATCH_FIELD}[{index}] must be a base64 string, got {type(item).__name__}")
+    return decode_base64_image(item)
+
+
+def _multipart_batch(request: Request, query: dict[str, str], max_batch: int) -> Batch:
+    extra_files = sorted(set(request.files) - {BATCH_FIELD})
+    if extra_files:
+        raise InvalidParameter(f"unexpected file field(s) {', '.join(map(repr, extra_files))} "
+                               f"in a batch; send every image as '{BATCH_FIELD}'")
+    uploads = request.files.getlist(BATCH_FIELD)
+    _check_batch_size(len(uploads), max_batch)
+    form = _single_values(request.form.to_dict(flat=False), "in the form")
+    return Batch(tuple(partial(_upload_item, i, upload) for i, upload in enumerate(uploads)),
+                 text={**query, **form}, shadowed=_shadowed(query, form))
+
+
+def _upload_item(index: int, upload) -> bytes:
+    data = upload.read()
+    if not data:
+        raise MissingImage(f"{BATCH_FIELD}[{index}] is an empty file")
+    return data
+
+
+def _shadowed(query: dict[str, str], form: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in query.items() if name in form}
+
+
+def _check_batch_size(count: int, max_batch: int) -> None:
+    if count > max_batch:
+        raise BatchTooLarge(f"the batch has {count} images; limits.max_batch_images is {max_batch}")
 
 
 def _read_body(request: Request) -> bytes:

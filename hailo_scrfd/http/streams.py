@@ -68,8 +68,9 @@ def track():
     session = text.pop("session", None)
     if session is not None and not (0 < len(session) <= 64):
         raise InvalidParameter("'session' must be the id a previous /v1/track response returned")
+    shadowed = {name: value for name, value in payload.shadowed.items() if name != "session"}
     options = parse_params(payload.typed, text, defaults=RequestOptions(svc.pipeline.defaults),
-                           table=FRAME_PARAMS).detect
+                           table=FRAME_PARAMS, shadowed=shadowed).detect
     frame = svc.pipeline.decode(payload.image, full=True).pixels
     manager = svc.streams
     result = manager.track(session, frame, options)

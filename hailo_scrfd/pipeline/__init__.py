@@ -6,16 +6,15 @@ response itself. New capabilities (scale passes, quality, drawing) plug in here.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-import dataclasses
-import logging
-
-from ..options import AlignOptions, DetectOptions, QualityOptions
+from ..options import AlignOptions, DetectOptions, QualityOptions, RedactOptions, RenderOptions
 from ..runtime.model import SCRFDModel
 from ..system.config import SCRFDServiceConfig
 from ..vision.decode import decode_image, decode_image_reduced
@@ -24,6 +23,8 @@ from ..vision.quality import QualitySettings
 from . import quality as face_quality
 from . import scales
 from ..vision.order import face_order
+from .batch import run_batch
+from .picture import Picture, render_picture
 from .response import aligned_crops, faces_to_json, round_timings
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,18 @@ class DecodedImage:
 
     pixels: np.ndarray
     original_size: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    """The faces of one image after every selection, with their qualities (when assessed), the image's
+    original size, the stage timings (milliseconds) and the scale passes that ran."""
+
+    faces: Detections
+    qualities: list | None
+    image_size: tuple[int, int]
+    timings: dict[str, float]
+    passes: list[dict]
 
 
 class FacePipeline:
@@ -82,14 +95,35 @@ class FacePipeline:
         ``best`` the /v1/best one: the single best usable face (or NoUsableFace)."""
         start = time.perf_counter()
         options, quality = options or self.defaults, quality or self.quality_defaults
-        assess = best or quality.needed or options.order == "quality"
-        # Quality, crops and the high-resolution passes of full mode need every pixel.
-        image = self.decode(data, full=align is not None or assess or options.mode == "full")
+        image = self.decode(data, full=align is not None or self.needs_full_decode(options, quality, best))
         decoded = time.perf_counter()
+        found = self.find(image, options, quality, best=best)
+        timings = {"decode": (decoded - start) * 1000.0, **found.timings}
+        body = faces_to_json(found.faces)
+        if found.qualities is not None and (quality.quality or best):
+            for face, q in zip(body, found.qualities, strict=True):
+                face["quality"] = q.to_json()
+        if align is not None:
+            aligned_at = time.perf_counter()
+            for face, crop in zip(body, aligned_crops(image.pixels, found.faces, align), strict=True):
+                face["aligned"] = crop
+            timings["align"] = (time.perf_counter() - aligned_at) * 1000.0
+        timings["total"] = (time.perf_counter() - start) * 1000.0
+        return self.response(found.image_size, body, timings, found.passes)
+
+    @staticmethod
+    def needs_full_decode(options: DetectOptions, quality: QualityOptions, best: bool = False) -> bool:
+        """Whether detection needs every pixel: quality, and the high-resolution passes of full mode, do."""
+        return best or quality.needed or options.order == "quality" or options.mode == "full"
+
+    def find(self, image: DecodedImage, options: DetectOptions, quality: QualityOptions, *,
+             best: bool = False) -> Found:
+        """The faces of a decoded image: scale passes, then quality and the selections that need it."""
+        assess = best or quality.needed or options.order == "quality"
         detect = dataclasses.replace(options, max_faces=0) if assess else options  # cut after quality is known
         faces, image_size, engine_timings, passes = scales.detect(self.model, image.pixels, detect,
                                                                   image.original_size)
-        timings = {"decode": (decoded - start) * 1000.0, **engine_timings, "passes": len(passes)}
+        timings = {**engine_timings, "passes": len(passes)}
         qualities = None
         if assess:
             assessed_at = time.perf_counter()
@@ -103,17 +137,18 @@ class FacePipeline:
                 if options.order != "quality" and options.max_faces:
                     faces, qualities = self._cut(faces, qualities, options, image_size)
             timings["quality"] = (time.perf_counter() - assessed_at) * 1000.0
-        body = faces_to_json(faces)
-        if qualities is not None and (quality.quality or best):
-            for face, q in zip(body, qualities, strict=True):
-                face["quality"] = q.to_json()
-        if align is not None:
-            aligned_at = time.perf_counter()
-            for face, crop in zip(body, aligned_crops(image.pixels, faces, align), strict=True):
-                face["aligned"] = crop
-            timings["align"] = (time.perf_counter() - aligned_at) * 1000.0
-        timings["total"] = (time.perf_counter() - start) * 1000.0
-        return self.response(image_size, body, timings, passes)
+        return Found(faces, qualities, image_size, timings, passes)
+
+    def run_batch(self, images: Sequence[Callable[[], bytes]], options: DetectOptions,
+                  align: AlignOptions | None = None, quality: QualityOptions | None = None,
+                  in_flight: int = 0) -> list[dict[str, Any]]:
+        """:meth:`run` for each image of a batch, pipelined; see :func:`.batch.run_batch`."""
+        return run_batch(self, images, options, align, quality, in_flight)
+
+    def picture(self, data: bytes, options: DetectOptions, render: RenderOptions,
+                redact: RedactOptions | None = None, quality: QualityOptions | None = None) -> Picture:
+        """The /v1/draw picture, or the /v1/redact one when ``redact`` is given; see :func:`.picture.render_picture`."""
+        return render_picture(self, data, options, render, redact, quality or self.quality_defaults)
 
     @staticmethod
     def _cut(faces: Detections, qualities: list, options: DetectOptions, image_size: tuple[int, int]):

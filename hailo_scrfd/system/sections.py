@@ -44,6 +44,9 @@ class DetectionSection(DetectOptions):
 class LimitsSection:
     max_image_pixels: int = _key(40_000_000, "Largest accepted image, width x height, checked before decoding.",
                                  min=1, max=178_956_970)  # Pillow's hard limit
+    max_batch_images: int = _key(16, "Most images in one batch request (/v1/detect, /v1/align); more get 400 "
+                                 "batch_too_large. The whole body also counts against server.max_body_mb.",
+                                 min=1, max=1000)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class PerformanceSection:
                                 min=0, max=100)
     reduced_decode: bool = _key(True, "Decode large JPEGs for /v1/detect at the reduced size the model needs "
                                 "(DCT scaling); /v1/align always decodes in full.")
+    batch_in_flight: int = _key(0, "Images of one batch request decoded and inferred at once; 0: the backend's "
+                                "frames in flight plus two, so decoding overlaps inference.", min=0, max=64)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ from referencing import Registry, Resource
 
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.http.openapi import served_document
+from hailo_scrfd.http.pictures import redact_defaults
 from hailo_scrfd.http.params import PARAM_ALIASES
-from hailo_scrfd.options import MODES, ORDERS, AlignOptions, DetectOptions, QualityOptions, declarations
+from hailo_scrfd.options import (MODES, ORDERS, AlignOptions, DetectOptions, QualityOptions, RedactOptions,
+                                 RenderOptions, declarations)
 from hailo_scrfd.vision import order as vision_order
 from hailo_scrfd.vision import scales as vision_scales
 from hailo_scrfd.system.config import SCRFDServiceConfig
@@ -24,6 +26,7 @@ from hailo_scrfd.runtime.model import SCRFDModel
 
 from ..conftest import ROOT
 
+REDACT_MODE = redact_defaults(DetectOptions()).mode  # /v1/redact's own default: the most thorough mode
 SPEC_PATH = ROOT / "hailo_scrfd" / "http" / "openapi.json"
 SPEC = json.loads(SPEC_PATH.read_text())
 BASE = "urn:hailo-scrfd:openapi"
@@ -61,8 +64,16 @@ def test_document_is_valid_openapi_31():
 def test_document_is_served_fitted_to_the_config(client, model):
     resp = client.get("/openapi.json")
     assert resp.status_code == 200 and resp.get_json() == served_document(model.config)
-    body = resp.get_json()["paths"]["/v1/detect"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert "url" not in body["properties"] and body["required"] == ["image"]  # url_fetch is off by default
+    paths = resp.get_json()["paths"]
+    body = paths["/v1/detect"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "url" not in body["properties"]  # url_fetch is off by default
+    assert body["oneOf"] == [{"required": ["image"]}, {"required": ["images"]}]
+    body = paths["/v1/draw"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "url" not in body["properties"] and "oneOf" not in body and body["required"] == ["image"]
+    few = create_app(model.config.override(limits__max_batch_images=3), model).test_client()
+    for path in ("/v1/detect", "/v1/align"):
+        for content in few.get("/openapi.json").get_json()["paths"][path]["post"]["requestBody"]["content"].values():
+            assert content["schema"].get("properties", {}).get("images", {"maxItems": 3})["maxItems"] == 3
     enabled = create_app(model.config.override(url_fetch__enabled=True, streams__enabled=True), model).test_client()
     assert enabled.get("/openapi.json").get_json() == SPEC
 
@@ -86,17 +97,31 @@ def test_success_responses_match(client, t1):
     empty = io.BytesIO()
     Image.new("RGB", (64, 64)).save(empty, "PNG")
     check("/v1/align", "post", client.post("/v1/align", data=empty.getvalue(), content_type="image/png"))
+    for path in ("/v1/draw", "/v1/redact"):
+        check(path, "post", client.post(path, data=t1, content_type="image/jpeg"))
+        check(path, "post", client.post(path + "?format=png&max_side=64", data=t1, content_type="image/jpeg"))
+    check("/v1/redact", "post", client.post("/v1/redact", json={"image": base64.b64encode(t1).decode(),
+                                                                 "style": "fill"}))
+    batch = {"images": [base64.b64encode(t1).decode(), base64.b64encode(b"x").decode()]}
+    for path in ("/v1/detect", "/v1/align"):
+        check(path, "post", client.post(path, json=batch))
+        check(path, "post", client.post(path, data={"images": [(io.BytesIO(t1), "a.jpg"), (io.BytesIO(b"x"), "b")]}))
 
 
 def test_error_responses_match(client, t1, model):
-    for path in ("/v1/detect", "/v1/align"):
+    for path in ("/v1/detect", "/v1/align", "/v1/draw", "/v1/redact"):
         check(path, "post", client.post(path, data=b"{", content_type="application/json"))
         check(path, "post", client.post(path + "?threshold=2", data=t1, content_type="image/jpeg"))
         check(path, "post", client.post(path, data=b"x", content_type="text/plain"))
         check(path, "post", client.post(path, data=b"not an image", content_type="image/png"))
         check(path, "post", client.post(path, json={"image": base64.b64encode(b"x").decode()}))
-    small = create_app(model.config.override(server__max_body_mb=0.01), model).test_client()
+    for path in ("/v1/draw", "/v1/redact"):
+        check(path, "post", client.post(path + "?style=pixelate&format=gif", data=t1, content_type="image/jpeg"))
+    small = create_app(model.config.override(server__max_body_mb=0.01, limits__max_batch_images=1), model)
+    small = small.test_client()
     check("/v1/detect", "post", small.post("/v1/detect", data=b"\0" * 20000, content_type="image/jpeg"))
+    check("/v1/redact", "post", small.post("/v1/redact", data=b"\0" * 20000, content_type="image/jpeg"))
+    check("/v1/align", "post", small.post("/v1/align", json={"images": ["AAAA", "AAAA"]}))
 
 
 def test_not_ready_responses_match(tmp_path):
@@ -123,7 +148,9 @@ def test_api_spec_md_agrees():
 
 @pytest.mark.parametrize("path, option_classes", [
     ("/v1/detect", (DetectOptions, QualityOptions)), ("/v1/align", (DetectOptions, QualityOptions, AlignOptions)),
-    ("/v1/best", (DetectOptions, QualityOptions, AlignOptions))])
+    ("/v1/best", (DetectOptions, QualityOptions, AlignOptions)),
+    ("/v1/draw", (DetectOptions, QualityOptions, RenderOptions)),
+    ("/v1/redact", (DetectOptions, QualityOptions, RenderOptions, RedactOptions))])
 def test_parameters_agree_with_their_one_declaration(path, option_classes):
     """Every declared option appears as a query parameter, a JSON field and a form field (sent as text, but
     typed in the schema, as OpenAPI serialises form fields), with the declared type, range, choices and
@@ -134,7 +161,7 @@ def test_parameters_agree_with_their_one_declaration(path, option_classes):
     form_props = op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
     declared = {name: info for cls in option_classes for name, info in declarations(cls).items()}
     assert set(query) == set(declared)
-    assert set(json_props) - {"image", "url"} == set(declared) == set(form_props) - {"image"}
+    assert set(json_props) - {"image", "images", "url"} == set(declared) == set(form_props) - {"image", "images"}
     json_type = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
     for name, info in declared.items():
         for schema, description in ((query[name]["schema"], query[name]["description"]),
@@ -144,7 +171,7 @@ def test_parameters_agree_with_their_one_declaration(path, option_classes):
             assert (schema.get("minimum"), schema.get("maximum")) == (info["min"], info["max"]), name
             if info["choices"]:
                 assert set(schema["enum"]) - set(PARAM_ALIASES) == set(info["choices"]), name
-            default = info["default"]
+            default = REDACT_MODE if (path, name) == ("/v1/redact", "mode") else info["default"]
             default = str(default).lower() if isinstance(default, bool) else \
                 f"{default:g}" if isinstance(default, (int, float)) else default
             assert re.search(rf"default[^)]*\b{re.escape(default)}\)", description), (name, description)
