@@ -7,6 +7,7 @@ fences (:mod:`.stream_sources`) and the SSE wire format.
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterator
 
 from flask import Blueprint, Response, jsonify, request
@@ -17,6 +18,8 @@ from .params import FRAME_PARAMS, RequestOptions, parse_params
 from .payload import _json_body, read_payload
 from .routes import service
 from .stream_sources import stream_source
+
+SESSION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 bp = Blueprint("streams", __name__)
 
@@ -66,8 +69,9 @@ def track():
     payload = read_payload(request, svc.config.url_fetch)
     text = dict(payload.text)
     session = text.pop("session", None)
-    if session is not None and not (0 < len(session) <= 64):
-        raise InvalidParameter("'session' must be the id a previous /v1/track response returned")
+    if session is not None and not SESSION_NAME.fullmatch(session):
+        raise InvalidParameter("'session' must be an id a /v1/track response returned, or a name of your own: "
+                               "1-64 letters, digits, '_', '.' or '-'")
     shadowed = {name: value for name, value in payload.shadowed.items() if name != "session"}
     options = parse_params(payload.typed, text, defaults=RequestOptions(svc.pipeline.defaults),
                            table=FRAME_PARAMS, shadowed=shadowed).detect

@@ -33,6 +33,9 @@ class PushSession:
     frames: int = 0
 
 
+SERVER_ID_PREFIX = "tr_"  # ids the server issues; client-chosen names must not start with it
+
+
 class StreamManager:
     """``settings``: the config's ``streams`` section; ``detect``: the pipeline's frame detector."""
 
@@ -120,20 +123,25 @@ class StreamManager:
                 "best_shots": [best_shot_json(b) for b in ended]}
 
     def _push_session(self, session_id: str | None) -> PushSession:
+        """The session named ``session_id``; a new one when it is None, or when the client named it itself and
+        this is its first frame (behind a load balancer that routes by session, the name picks the instance,
+        so the client must be able to choose it). An expired server-issued id (``tr_...``) is NotFound."""
         with self._lock:
             if session_id is not None:
                 session = self._sessions.get(session_id)
-                if session is None:
+                if session is not None:
+                    session.last_used = time.monotonic()
+                    return session
+                if session_id.startswith(SERVER_ID_PREFIX):
                     raise NotFound(f"no tracking session {session_id[:40]!r} (expired after "
                                    f"{self.settings.session_idle_s:g} s idle, or never opened)")
-                session.last_used = time.monotonic()
-                return session
             if len(self._sessions) >= self.settings.max_sessions:
                 raise LimitReached(f"{self.settings.max_sessions} tracking sessions are open "
                                    "(streams.max_sessions); reuse one, or wait for one to expire")
             self._ensure_janitor()
-            session = PushSession(new_id("tr_"), FaceTracker(lost_frames=self.settings.lost_track_frames,
-                                                             crop_size=self.settings.best_shot_size))
+            session = PushSession(session_id or new_id(SERVER_ID_PREFIX),
+                                  FaceTracker(lost_frames=self.settings.lost_track_frames,
+                                              crop_size=self.settings.best_shot_size))
             self._sessions[session.id] = session
             return session
 

@@ -16,6 +16,7 @@ import time
 import pytest
 import requests
 
+from support.data import shared_dir
 from support.nginx import Nginx, nginx_binary
 from support.server import ServerProcess, clean_env
 
@@ -142,23 +143,24 @@ def test_a_session_stays_on_one_instance(cluster):
         restarted.wait_ready()
         instances[1] = restarted
     proxy_session = requests.Session()
+    frame_bytes = (shared_dir() / "images" / "s_l.jpg").read_bytes()
 
     def counters() -> list[float]:
-        # /v1/track is routed by session; until the tracking issue adds it, instances answer 404 "unmatched".
         out = []
         for s in instances:
             text = requests.get(s.url + "/metrics", timeout=5).text
-            m = re.search(r'hailo_scrfd_requests_total\{endpoint="unmatched",status="404"\} (\S+)', text)
+            m = re.search(r'hailo_scrfd_requests_total\{endpoint="/v1/track",status="200"\} (\S+)', text)
             out.append(float(m.group(1)) if m else 0.0)
         return out
 
     used = set()
     for session in range(12):
         before = counters()
-        for frame in range(5):
-            resp = proxy_session.post(f"{proxy.url}/v1/track?session=cam-{session}&frame={frame}", data=b"x",
-                                      timeout=10)
-            assert resp.status_code == 404
+        for frame in range(5):  # a client-named session: its first frame opens it where the name hashes to
+            resp = proxy_session.post(f"{proxy.url}/v1/track?session=cam-{session}", data=frame_bytes,
+                                      headers={"Content-Type": "image/jpeg"}, timeout=30)
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["session"] == f"cam-{session}" and resp.json()["frame"] == frame
         delta = [a - b for a, b in zip(counters(), before, strict=True)]
         assert sorted(delta) == [0, 0, 5], f"session cam-{session} was split across instances: {delta}"
         used.add(delta.index(5))

@@ -48,3 +48,15 @@ def test_tracking_sessions_are_capped_and_expire(model, t1):
     gone = client.post(f"/v1/track?session={ids[0]}", data=t1, content_type="image/jpeg")
     assert gone.status_code == 404
     assert client.post("/v1/track", data=t1, content_type="image/jpeg").status_code == 200
+
+
+def test_a_client_may_name_its_tracking_session(model, t1):
+    """Behind nginx's hash on the session, the first frame must already carry the session's name."""
+    client = create_app(model.config, model).test_client()
+    first = client.post("/v1/track?session=door-cam.1", data=t1, content_type="image/jpeg")
+    second = client.post("/v1/track?session=door-cam.1", data=t1, content_type="image/jpeg")
+    assert first.status_code == second.status_code == 200
+    assert (first.get_json()["session"], first.get_json()["frame"], second.get_json()["frame"]) == ("door-cam.1", 0, 1)
+    assert client.post("/v1/track?session=tr_never", data=t1, content_type="image/jpeg").status_code == 404
+    bad = client.post("/v1/track?session=a%20b", data=t1, content_type="image/jpeg")
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_parameter"
