@@ -1,6 +1,10 @@
 """A real RTSP server on 127.0.0.1 for the stream tests: GStreamer's rtsp-server in a subprocess of the system
-Python (Debian's python3-gi, gir1.2-gst-rtsp-server-1.0, and gstreamer1.0-plugins-good and -bad for qtdemux,
-rtph264pay and h264parse; .ci/run installs them), serving an H.264 MP4 made by :mod:`support.video`."""
+Python (Debian's python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good and -bad; .ci/run installs
+them), serving an H.264 MP4 or numbered JPEG files made by :mod:`support.video`.
+
+Not the AVI of ``write_mjpeg_avi``: its frames, from OpenCV's own MJPEG writer, come out of RTP/JPEG as garbage
+(mean error about 100 grey levels, against 1.3 for ``cv2.imencode``'s libjpeg frames). RFC 2435 fixes the JPEG
+layout (chroma on quantisation table 1) and that writer puts chroma on table 0. Cameras use libjpeg's layout."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).with_name("rtsp_gst.py")
 PROBE = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
          "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
-         "assert all(Gst.ElementFactory.find(e) for e in ('filesrc', 'qtdemux', 'h264parse', 'rtph264pay'))")
+         "assert all(Gst.ElementFactory.find(e) for e in ('filesrc', 'qtdemux', 'h264parse', 'rtph264pay', "
+         "'multifilesrc', 'jpegparse', 'rtpjpegpay'))")
 MISSING = ("GStreamer's RTSP server is not installed (apt-get install python3-gi gir1.2-gst-rtsp-server-1.0 "
            "gstreamer1.0-plugins-good gstreamer1.0-plugins-bad); .ci/run installs it")
 
@@ -27,11 +32,12 @@ def available() -> bool:
 
 
 class RtspServer:
-    """Serves ``mp4`` (H.264) at ``self.url`` until :meth:`stop`; ``timeout_s`` bounds the start."""
+    """Serves ``source`` at ``self.url`` until :meth:`stop`: an H.264 ``.mp4``, or a ``%03d`` pattern of JPEG
+    files sent at ``fps``; ``timeout_s`` bounds the start."""
 
-    def __init__(self, mp4: Path, mount: str = "/pan", timeout_s: float = 20.0):
+    def __init__(self, source: Path, mount: str = "/pan", fps: int = 15, timeout_s: float = 20.0):
         self._log = tempfile.TemporaryFile("w+")  # GStreamer's warnings; stdout carries only the port line
-        self.proc = subprocess.Popen([SYSTEM_PYTHON, str(SCRIPT), str(mp4), mount], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([SYSTEM_PYTHON, str(SCRIPT), str(source), mount, str(fps)], stdout=subprocess.PIPE,
                                      stderr=self._log, text=True)
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()), daemon=True)

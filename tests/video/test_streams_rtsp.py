@@ -1,5 +1,6 @@
-"""An RTSP camera for real: GStreamer's rtsp-server (Debian's) serves the test's H.264 pan on 127.0.0.1,
-a real `serve` process reads it through OpenCV's FFmpeg over RTSP/TCP, and the server is killed mid-stream.
+"""An RTSP camera for real: GStreamer's rtsp-server (Debian's) serves the test's pan on 127.0.0.1 as RTP/H.264
+and as RTP/JPEG, a real `serve` process reads it through OpenCV's FFmpeg over RTSP/TCP, and the camera is killed
+mid-stream.
 Skipped only where the Debian packages are absent and CI is not set; under CI a missing server fails."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pytest
 import requests
 from support import rtsp
 from support.server import ServerProcess
-from support.video import scene as make_scene, write_h264_mp4
+from support.video import jpegs, scene as make_scene, write_h264_mp4
 
 from ..conftest import DEFAULT_MODEL
 from .test_streams_http import events, open_stream
@@ -19,13 +20,20 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def camera(shared, tmp_path_factory):
+def pan(shared, tmp_path_factory):
     if not rtsp.available():
         if os.environ.get("CI"):
             pytest.fail(rtsp.MISSING)
         pytest.skip(rtsp.MISSING)
-    mp4 = write_h264_mp4(make_scene(shared).frames, tmp_path_factory.mktemp("rtsp") / "pan.mp4", 15)
-    server = rtsp.RtspServer(mp4)
+    media, frames = tmp_path_factory.mktemp("rtsp"), make_scene(shared).frames
+    for i, data in enumerate(jpegs(frames)):
+        (media / f"frame{i:03d}.jpg").write_bytes(data)
+    return {"h264": write_h264_mp4(frames, media / "pan.mp4", 15), "jpeg": media / "frame%03d.jpg"}
+
+
+@pytest.fixture(params=["h264", "jpeg"])
+def camera(request, pan):
+    server = rtsp.RtspServer(pan[request.param], fps=15)
     yield server
     server.close()
 
