@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -73,3 +74,14 @@ class ServerProcess:
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text()
+
+
+@contextlib.contextmanager
+def running(model: Path | None, *args: str, **kwargs):
+    """A ready ``serve`` process, stopped on the way out even when it never became ready."""
+    server = ServerProcess(model, *args, **kwargs)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()

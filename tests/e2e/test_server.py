@@ -9,7 +9,7 @@ import requests
 
 from hailo_scrfd.vision.decode import decode_image_reduced
 
-from support.server import ServerProcess, clean_env
+from support.server import ServerProcess, clean_env, running
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +28,8 @@ def model_path(shared):
 
 @pytest.fixture(scope="module")
 def server(model_path):
-    srv = ServerProcess(model_path)
-    try:
-        srv.wait_ready()
+    with running(model_path) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from PIL import Image
 
 from hailo_scrfd.http import ui
 
-from support.server import ServerProcess
+from support.server import ServerProcess, running
 
 pytestmark = pytest.mark.e2e
 
@@ -61,12 +61,8 @@ def model_path(shared):
 
 @pytest.fixture(scope="module")
 def server(model_path):
-    srv = ServerProcess(model_path)
-    try:
-        srv.wait_ready()
+    with running(model_path) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import requests
-from support.server import ServerProcess
+from support.server import running
 from support.video import MjpegServer, jpegs, scene as make_scene, write_h264_mp4, write_mjpeg_avi
 
 from ..conftest import DEFAULT_MODEL
@@ -43,10 +43,8 @@ def server(shared, scene, tmp_path_factory):
                       "  stall_timeout_s: 3\n  keepalive_s: 1\n"
                       "url_fetch:\n  enabled: true\n  allowed_schemes: [http]\n  allowed_hosts: [127.0.0.1]\n"
                       "  allow_private_addresses: true\n")
-    proc = ServerProcess(shared / "models" / DEFAULT_MODEL, "--config", str(config))
-    proc.wait_ready()
-    yield proc
-    proc.stop()
+    with running(shared / "models" / DEFAULT_MODEL, "--config", str(config)) as proc:
+        yield proc
 
 
 def open_stream(server, body) -> str:

@@ -10,7 +10,7 @@ import os
 import pytest
 import requests
 from support import rtsp
-from support.server import ServerProcess
+from support.server import running
 from support.video import jpegs, scene as make_scene, write_h264_mp4
 
 from ..conftest import DEFAULT_MODEL
@@ -47,10 +47,8 @@ def server(shared, tmp_path_factory):
                       "  keepalive_s: 1\n  retries: 1\n  retry_backoff_s: 0.2\n"
                       "url_fetch:\n  enabled: true\n  allowed_schemes: [http]\n  allowed_hosts: [127.0.0.1]\n"
                       "  allow_private_addresses: true\n")
-    proc = ServerProcess(shared / "models" / DEFAULT_MODEL, "--config", str(config))
-    proc.wait_ready()
-    yield proc
-    proc.stop()
+    with running(shared / "models" / DEFAULT_MODEL, "--config", str(config)) as proc:
+        yield proc
 
 
 def test_an_rtsp_camera_sends_tracks_and_its_death_ends_the_stream_with_an_error(server, camera):
