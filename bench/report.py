@@ -93,15 +93,18 @@ def print_targets(local: dict, http: dict, ratios: list[float], floors: list[flo
                   peer_ratio: float | None) -> None:
     levels, decode_floor, engine_at = http["levels"], local["decode_floor"], local["engine_at"]
     c1 = statistics.median(latencies(levels[1][0]))
-    # Each request's own engine time, as the server measured it: no drift between separate runs.
+    # Each request's own engine time, as the server measured it: no drift between separate runs. The issue's
+    # measure is what remains beyond the floor (t1's fastest decode + a bare round trip), per engine time.
+    floor_ms = decode_floor["t1.jpg"] + http["round_trip"]
     overhead = statistics.median((lat - eng) / eng for lat, eng in levels[1][0])
+    beyond = statistics.median((lat - eng - floor_ms) / eng for lat, eng in levels[1][0])
     big_floor = decode_floor["12 MP"] + engine_at["12 MP"]
     targets = [
         ("throughput at 8 clients / naive peer", peer_ratio, 2.0, ">=", None),
         ("HTTP latency / reference file-to-faces, worst JPEG", max(ratios) if ratios else None, 0.7, "<=",
          max(floors) if floors else None),
-        ("(HTTP - engine) / engine, t1.jpg", overhead, 0.05, "<=",
-         (decode_floor["t1.jpg"] + http["round_trip"]) / engine_at["t1.jpg"]),
+        ("(HTTP - engine - floor) / engine, t1.jpg", beyond, 0.05, "<=", 0.0),
+        ("(HTTP - engine) / engine, t1.jpg", overhead, None, "", floor_ms / engine_at["t1.jpg"]),
         ("throughput at 8 clients / engine max rate", levels[8][1] / local["engine_rate"], 0.9, ">=", None),
         ("12 MP JPEG end to end / its floor", http["big_http"] / big_floor, 1.1, "<=", 1.0),
         ("12 MP JPEG / 1280-px JPEG, end to end", http["big_http"] / c1, 1.5, "<=", big_floor / c1),
@@ -115,11 +118,14 @@ def print_targets(local: dict, http: dict, ratios: list[float], floors: list[flo
             print(f"{name:48s}{'n/a':>8s}{op + str(target):>9s}{floor_cell}  "
                   "not measured: make bench-env installs the reference and the peer")
             continue
+        if target is None:  # printed for its breakdown only
+            print(f"{name:48s}{value:8.2f}{'':>9s}{floor_cell}  (no target: the row above is this minus the floor)")
+            continue
         ok = value <= target if op == "<=" else value >= target
         beyond = floor is not None and floor > target
         print(f"{name:48s}{value:8.2f}{op + str(target):>9s}{floor_cell}  "
               f"{'met' if ok else 'NOT MET'}{' (the floor is past the target on this machine)' if beyond else ''}")
     print()
     print("floor: the best value this machine allows, from parts no serving code can remove. Worst photo: fastest "
-          "decode + engine. Overhead: t1's fastest decode plus the server's bare /health round trip. 12 MP: its "
-          "fastest decode + engine, with nothing else, against t1's whole request.")
+          "decode + engine. Overhead: t1's fastest decode plus the server's bare /health round trip, subtracted "
+          "request by request. 12 MP: its fastest decode + engine, with nothing else, against t1's whole request.")

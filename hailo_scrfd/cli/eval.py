@@ -20,6 +20,8 @@ def register(subparsers) -> None:
     p.add_argument("--backend", choices=("auto", "onnx", "hailo"), help="inference backend (default: config)")
     p.add_argument("--input-mode", choices=("fit", "fixed"),
                    help="ONNX input: fit (any size) or fixed 640x640, as a HEF (default: config)")
+    p.add_argument("--precision", choices=("auto", "int8", "fp32"),
+                   help="ONNX on the CPU: the INT8 version or the file as given (default: config model.precision)")
     p.add_argument("--threshold", type=float, default=EVAL_THRESHOLD,
                    help=f"score threshold (default {EVAL_THRESHOLD})")
     p.add_argument("--merge", choices=("nms", "wbf"), default="nms", help="full mode's merge (default nms)")
@@ -51,7 +53,8 @@ def cmd_eval(args) -> int:
     if not keys:
         raise CommandFailed(f"no WIDER FACE val images found under {images_dir}", EXIT_CONFIG)
     config = SCRFDServiceConfig.load(args.config).override(
-        model__path=args.model, model__backend=args.backend, onnx__input_mode=args.input_mode)
+        model__path=args.model, model__backend=args.backend, onnx__input_mode=args.input_mode,
+        model__precision=args.precision)
     start = time.perf_counter()
     with loaded_model(config) as model:
         spec = model.info()

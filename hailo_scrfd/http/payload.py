@@ -146,8 +146,10 @@ def _read_body(request: Request) -> bytes:
     stops at the size limit and only raises 413 on the read after it, where ``get_data()``
     would silently return the truncated bytes."""
     chunks = []
-    while chunk := request.stream.read(1 << 20):
+    size = request.content_length or 1 << 20  # a known length arrives in one read, so the join does not copy
+    while chunk := request.stream.read(size):
         chunks.append(chunk)
+        size = 1 << 20
     return b"".join(chunks)
 
 

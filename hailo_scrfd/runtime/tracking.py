@@ -21,8 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import supervision as sv
-from trackers import SORTTracker
 
 from ..vision.align import encode_crop, estimate_transform, warp
 from ..vision.detections import Detections
@@ -76,6 +74,10 @@ class FaceTracker:
 
     def __init__(self, *, lost_frames: int = 15, crop_size: int = 112, activation_threshold: float = 0.5,
                  min_frames: int = 3, min_iou: float = 0.3):
+        # Imported here, not at the top: trackers pulls in supervision and scipy (0.5 s and 30+ MB), which a
+        # server that never tracks should not pay for at start-up.
+        from trackers import SORTTracker
+
         # frame_rate 30 makes the library's buffer exactly ``lost_frames`` frames.
         self._tracker = SORTTracker(lost_track_buffer=lost_frames, frame_rate=30.0,
                                     track_activation_threshold=activation_threshold,
@@ -91,6 +93,8 @@ class FaceTracker:
     def update(self, faces: Detections, image: np.ndarray, index: int,
                timestamp: float) -> tuple[list[Track], list[BestShot]]:
         """The tracks seen in this frame, and the best shots of the tracks that ended with it."""
+        import supervision as sv
+
         matched = self._tracker.update(sv.Detections(xyxy=faces.xyxy.astype(np.float32),
                                                      confidence=faces.scores.astype(np.float32),
                                                      data={"landmarks": faces.landmarks.astype(np.float32)}))

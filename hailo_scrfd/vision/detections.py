@@ -78,6 +78,9 @@ class Detections:
         return out
 
 
+NMS_MATRIX_MAX = 1024  # an (N, N) float64 IoU matrix: 8 MiB at this size
+
+
 def box_areas(xyxy: np.ndarray) -> np.ndarray:
     """Areas of xyxy boxes; degenerate boxes have area 0."""
     return np.clip(xyxy[:, 2] - xyxy[:, 0], 0, None) * np.clip(xyxy[:, 3] - xyxy[:, 1], 0, None)
@@ -98,9 +101,21 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
     """Greedy non-maximum suppression; indices of the kept boxes, highest score first.
 
     A box is suppressed when its IoU with a kept, higher-scoring box exceeds
-    ``iou_threshold``. Each round computes one row of IoUs with :func:`box_iou`.
+    ``iou_threshold``. Up to :data:`NMS_MATRIX_MAX` boxes, the IoUs come from one
+    :func:`box_iou` matrix (a crowd's hundreds of candidates in one call); above it, one
+    row per kept box, so memory stays linear. Both give the same boxes.
     """
     order = np.argsort(-scores, kind="stable")
+    if order.size <= NMS_MATRIX_MAX:
+        boxes = xyxy[order]
+        iou = box_iou(boxes, boxes)
+        suppressed = np.zeros(order.size, dtype=bool)
+        keep = []
+        for i in range(order.size):
+            if not suppressed[i]:
+                keep.append(order[i])
+                suppressed |= iou[i] > iou_threshold
+        return np.asarray(keep, dtype=np.int64)
     keep = []
     while order.size:
         i, rest = order[0], order[1:]

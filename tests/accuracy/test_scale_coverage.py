@@ -101,8 +101,8 @@ def test_min_face_size_is_faster_and_keeps_every_large_face(model, load_image):
         small, info = detect_multiscale(model, image, opts, "fast")
         (p,) = plan_passes(image.shape[:2], spec.hw, spec.dynamic, "fast", 60)
         (q,) = plan_passes(image.shape[:2], spec.hw, spec.dynamic, "fast")
-        if q.scale_xy[0] * 60 > 1.5 * MIN_FACE_INPUT_PX:  # else the normal input is already that small
-            assert p.pixels <= 0.6 * q.pixels, name
+        if q.scale_xy[0] * 60 > 1.25 * MIN_FACE_INPUT_PX:  # else the normal input is already about that small
+            assert p.pixels <= 0.7 * q.pixels, name
         assert p.pixels <= q.pixels, name
         wh = default.xyxy[:, 2:] - default.xyxy[:, :2]
         wanted = default[np.minimum(wh[:, 0], wh[:, 1]) >= 63]  # a 5 % band: box sides jitter across scales

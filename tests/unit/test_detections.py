@@ -52,3 +52,17 @@ def test_box_iou_and_clip():
     b = np.array([[5, 0, 15, 10], [0, 0, 10, 10]], np.float32)
     np.testing.assert_allclose(box_iou(a, b), [[50 / 150, 1.0], [0.0, 0.0]])
     np.testing.assert_allclose(clip_boxes(np.array([[-5, -1, 120, 50]], np.float32), 100, 40), [[0, 0, 100, 40]])
+
+
+def test_nms_matrix_and_row_paths_keep_the_same_boxes(monkeypatch):
+    """A crowd's candidates go through one IoU matrix; past NMS_MATRIX_MAX, one row per kept box. Same answer."""
+    from hailo_scrfd.vision import detections
+
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 300, (600, 2))
+    xyxy = np.concatenate([xy, xy + rng.uniform(8, 60, (600, 2))], axis=1).astype(np.float32)
+    scores = rng.uniform(0.02, 1.0, 600).astype(np.float32)
+    by_matrix = nms(xyxy, scores, 0.4)
+    monkeypatch.setattr(detections, "NMS_MATRIX_MAX", 10)
+    by_rows = nms(xyxy, scores, 0.4)
+    assert 50 < len(by_matrix) < 600 and by_matrix.tolist() == by_rows.tolist()
