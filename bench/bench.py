@@ -125,6 +125,23 @@ def http_load(port: int, data: bytes, mime: str, clients: int, requests_per_clie
     return samples, clients * (requests_per_client + 1) / wall
 
 
+def bare_trip_ms(port: int, data: bytes, n: int) -> float:
+    """Median round trip of a POST carrying ``data`` that the server answers without touching it
+    (405 from /health, after draining the body): what receiving those bytes costs any server here."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times = []
+    for _ in range(n + 1):
+        start = time.perf_counter()
+        conn.request("POST", "/health", body=data, headers={"Content-Type": "image/jpeg"})
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 405:
+            raise RuntimeError(f"POST /health gave HTTP {resp.status}, not 405")
+        times.append((time.perf_counter() - start) * 1000.0)
+    conn.close()
+    return statistics.median(times[1:])
+
+
 def engine_max_rate(backend, tensor, seconds: float) -> float:
     """Inferences per second with as many runs in flight as the backend allows (2 on ONNX Runtime)."""
     done = [0] * backend.max_in_flight
@@ -214,11 +231,12 @@ def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int,
                       for p, d in photos.items()}
         big_http = statistics.median(latencies(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0]))
         round_trip = statistics.median(latencies(http_load(port, b"", "", 1, n, path="/health")[0]))
+        big_trip = bare_trip_ms(port, big, max(3, n // 3))
         rss = rss_mb(server.proc.pid)
     finally:
         server.stop()
     return {"levels": levels, "photo_http": photo_http, "big_http": big_http, "round_trip": round_trip,
-            "rss": rss, "startup_s": startup_s}
+            "big_trip": big_trip, "rss": rss, "startup_s": startup_s}
 
 
 def main() -> int:
