@@ -39,8 +39,10 @@ from hailo_scrfd.system.config import SCRFDServiceConfig  # noqa: E402
 from hailo_scrfd.system.models import MODEL_DIR_ENV  # noqa: E402
 from hailo_scrfd.vision.decode import decode_image_reduced  # noqa: E402
 from hailo_scrfd.runtime.model import SCRFDModel  # noqa: E402
+from hailo_scrfd.pipeline.response import faces_to_json  # noqa: E402
 from hailo_scrfd.vision.letterbox import fit_letterbox  # noqa: E402
 from bench import ab, report  # noqa: E402
+from bench.stack import stack_floor  # noqa: E402
 from bench.common import timed  # noqa: E402
 from bench.report import latencies  # noqa: E402
 from support.data import shared_dir  # noqa: E402
@@ -214,6 +216,8 @@ def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n
               "input_hw": letterbox.input_hw,
               "decode_floor": {p: fastest_decode_ms(d, floor_n) for p, d in files},
               "engine_at": {p: engine_ms_for(backend, d, floor_n) for p, d in files}}
+    faces = {"faces": faces_to_json(model.detect_faces(pixels, None, original).faces), "count": 0}
+    result["stack"] = stack_floor(lambda: backend.infer(tensor), t1, faces, n)
     model.close()
     return result
 
