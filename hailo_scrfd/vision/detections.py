@@ -78,7 +78,7 @@ class Detections:
         return out
 
 
-NMS_MATRIX_MAX = 1024  # an (N, N) float64 IoU matrix: 8 MiB at this size
+NMS_MATRIX_MAX = 512  # an (N, N) float64 IoU matrix (and its temporaries): 2 MiB each at this size
 
 
 def box_areas(xyxy: np.ndarray) -> np.ndarray:

@@ -62,6 +62,7 @@ def test_nms_matrix_and_row_paths_keep_the_same_boxes(monkeypatch):
     xy = rng.uniform(0, 300, (600, 2))
     xyxy = np.concatenate([xy, xy + rng.uniform(8, 60, (600, 2))], axis=1).astype(np.float32)
     scores = rng.uniform(0.02, 1.0, 600).astype(np.float32)
+    monkeypatch.setattr(detections, "NMS_MATRIX_MAX", 1000)
     by_matrix = nms(xyxy, scores, 0.4)
     monkeypatch.setattr(detections, "NMS_MATRIX_MAX", 10)
     by_rows = nms(xyxy, scores, 0.4)
