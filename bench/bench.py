@@ -127,23 +127,6 @@ def http_load(port: int, data: bytes, mime: str, clients: int, requests_per_clie
     return samples, clients * (requests_per_client + 1) / wall
 
 
-def bare_trip_ms(port: int, data: bytes, n: int) -> float:
-    """Median round trip of a POST carrying ``data`` that the server answers without touching it
-    (405 from /health, after draining the body): what receiving those bytes costs any server here."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    times = []
-    for _ in range(n + 1):
-        start = time.perf_counter()
-        conn.request("POST", "/health", body=data, headers={"Content-Type": "image/jpeg"})
-        resp = conn.getresponse()
-        resp.read()
-        if resp.status != 405:
-            raise RuntimeError(f"POST /health gave HTTP {resp.status}, not 405")
-        times.append((time.perf_counter() - start) * 1000.0)
-    conn.close()
-    return statistics.median(times[1:])
-
-
 def engine_max_rate(backend, tensor, seconds: float) -> float:
     """Inferences per second with as many runs in flight as the backend allows (2 on ONNX Runtime)."""
     done = [0] * backend.max_in_flight
@@ -216,8 +199,7 @@ def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n
               "input_hw": letterbox.input_hw,
               "decode_floor": {p: fastest_decode_ms(d, floor_n) for p, d in files},
               "engine_at": {p: engine_ms_for(backend, d, floor_n) for p, d in files}}
-    faces = {"faces": faces_to_json(model.detect_faces(pixels, None, original).faces), "count": 0}
-    result["stack"] = stack_floor(lambda: backend.infer(tensor), t1, faces, n)
+    result["t1_faces"] = faces_to_json(model.detect_faces(pixels, None, original).faces)
     model.close()
     return result
 
@@ -235,12 +217,11 @@ def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int,
                       for p, d in photos.items()}
         big_http = statistics.median(latencies(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0]))
         round_trip = statistics.median(latencies(http_load(port, b"", "", 1, n, path="/health")[0]))
-        big_trip = bare_trip_ms(port, big, max(3, n // 3))
         rss = rss_mb(server.proc.pid)
     finally:
         server.stop()
     return {"levels": levels, "photo_http": photo_http, "big_http": big_http, "round_trip": round_trip,
-            "big_trip": big_trip, "rss": rss, "startup_s": startup_s}
+            "rss": rss, "startup_s": startup_s}
 
 
 def main() -> int:
@@ -262,6 +243,9 @@ def main() -> int:
     photos = {p: (shared / "images" / p).read_bytes() for p in PHOTOS}
     big = twelve_megapixel_jpeg(shared)
     local = measure_in_process(model_path, photos, big, n, args.quick)
+    faces = local["t1_faces"]
+    local["stack"] = stack_floor(model_path, shared / "images" / "t1.jpg", {"faces": faces, "count": len(faces)},
+                                 big, n)
     local["engine_ab"] = ab.engine_ab(model_path, int8_path, photos["t1.jpg"], n)
     http = measure_http(model_path, photos, big, n, 4 if args.quick else 40, env)
     held_out = ab.held_out_photos(shared, 4 if args.quick else 16)

@@ -1,10 +1,13 @@
 """The serving stack's own floor for the overhead target: a bare Flask app on cheroot (the same WSGI server and
-framework as the service) whose one route reads the request body and runs the engine inline, with no decode,
-no worker thread, no post-processing and no middleware, and returns a ready-made response of the same size.
+framework as the service), in its own process like the service, whose one route reads the request body and runs
+the engine inline, with no decode, no worker thread, no post-processing and no middleware, and returns a
+ready-made response of the same size.
 
 What it costs beyond its engine run, minus its own bare round trip, is the part of "HTTP - engine - decode -
 round trip" that no code of ours can remove on this machine: reading the body, Flask's dispatch and the
-engine's after-effects on the CPU (caches and threads), which a GET /health never pays.
+engine's after-effects on the CPU (caches and threads), which a bare GET never pays.
+
+    python -m bench.stack MODEL IMAGE RESPONSE_JSON   # serves on a free 127.0.0.1 port, printed as "PORT n"
 """
 
 from __future__ import annotations
@@ -12,57 +15,106 @@ from __future__ import annotations
 import http.client
 import json
 import statistics
-import threading
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-from cheroot import wsgi
-from flask import Flask, Response, request
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def bare_app(run_engine, response_body: bytes) -> tuple[Flask, list[float]]:
-    """The bare app, and the list its route appends each engine run's milliseconds to."""
+def bare_app(run_engine, response_body: bytes):
+    """The bare app: GET /ping, POST /drain (204) and POST /engine (the engine's ms in ``X-Engine-Ms``)."""
+    from flask import Flask, Response, request
+
     app = Flask("bare-stack")
-    engine_ms: list[float] = []
+
+    def read_body() -> bytes:  # werkzeug's get_data() reads in 8 KiB pieces: 19 ms for 3.6 MB
+        return request.stream.read(request.content_length) if request.content_length else request.get_data()
 
     @app.get("/ping")
     def ping():
         return Response(b'{"status":"ok"}', mimetype="application/json")
 
+    @app.post("/drain")
+    def drain():
+        read_body()
+        return Response(status=204)
+
     @app.post("/engine")
     def engine():
-        request.get_data()
+        read_body()
         start = time.perf_counter()
         run_engine()
-        engine_ms.append((time.perf_counter() - start) * 1000.0)
-        return Response(response_body, mimetype="application/json")
+        ms = (time.perf_counter() - start) * 1000.0
+        return Response(response_body, mimetype="application/json", headers={"X-Engine-Ms": f"{ms:.4f}"})
 
-    return app, engine_ms
+    return app
 
 
-def stack_floor(run_engine, body: bytes, response: dict, n: int) -> dict[str, float]:
-    """Median ``trip`` (GET /ping) and ``beyond_engine`` (POST of ``body`` minus its own engine time) in ms,
-    alternating the two requests on one keep-alive connection."""
-    app, engine_ms = bare_app(run_engine, json.dumps(response).encode())
+def serve(model_path: str, image_path: str, response_path: str) -> None:
+    """Load the engine as the service does (same config defaults, so the same precision) and serve the bare app."""
+    sys.path.insert(0, str(ROOT))
+    from cheroot import wsgi
+
+    from hailo_scrfd.runtime.model import SCRFDModel
+    from hailo_scrfd.system.config import SCRFDServiceConfig
+    from hailo_scrfd.system.tuning import tune_for_serving
+    from hailo_scrfd.vision.decode import decode_image_reduced
+    from hailo_scrfd.vision.letterbox import fit_letterbox
+
+    tune_for_serving()  # the service's allocator settings: without them each 3.6 MB body is fresh, faulted memory
+    backend = SCRFDModel(SCRFDServiceConfig().override(model__path=model_path)).load().backend
+    pixels, _ = decode_image_reduced(Path(image_path).read_bytes(), max_pixels=10**9, long_side=640)
+    tensor = backend.prepare(fit_letterbox(pixels.shape[:2], backend.input_spec.hw).apply(pixels))
+    app = bare_app(lambda: backend.infer(tensor), Path(response_path).read_bytes())
     server = wsgi.Server(("127.0.0.1", 0), app, numthreads=4)
     server.prepare()
-    thread = threading.Thread(target=server.serve, name="bare-stack", daemon=True)
-    thread.start()
-    conn = http.client.HTTPConnection("127.0.0.1", server.bind_addr[1], timeout=60)
-    trips, beyond = [], []
-    try:
-        for i in range(n + 5):
-            start = time.perf_counter()
-            conn.request("GET", "/ping")
-            conn.getresponse().read()
-            middle = time.perf_counter()
-            conn.request("POST", "/engine", body=body, headers={"Content-Type": "image/jpeg"})
-            conn.getresponse().read()
-            end = time.perf_counter()
-            if i >= 5:
-                trips.append((middle - start) * 1000.0)
-                beyond.append((end - middle) * 1000.0 - engine_ms[-1])
-    finally:
-        conn.close()
-        server.stop()
-        thread.join(timeout=10)
-    return {"trip": statistics.median(trips), "beyond_engine": statistics.median(beyond)}
+    print(f"PORT {server.bind_addr[1]}", flush=True)
+    server.serve()
+
+
+def _send(conn, method: str, path: str, body: bytes | None = None, status: int = 200) -> tuple[float, float]:
+    """(round trip ms, the engine ms the server reported, else 0)."""
+    start = time.perf_counter()
+    conn.request(method, path, body=body, headers={"Content-Type": "image/jpeg"} if body else {})
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status != status:
+        raise RuntimeError(f"bare stack: {method} {path} gave HTTP {resp.status}, not {status}")
+    return (time.perf_counter() - start) * 1000.0, float(resp.getheader("X-Engine-Ms", "0"))
+
+
+def stack_floor(model_path: Path, image_path: Path, response: dict, big: bytes, n: int) -> dict[str, float]:
+    """Medians in ms: ``trip`` (GET /ping), ``beyond_engine`` (POST of the image minus its own engine time),
+    alternating the two on one keep-alive connection, and ``big_trip`` (POST of ``big``, drained, 204)."""
+    body = image_path.read_bytes()
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(response, f)
+        f.flush()
+        proc = subprocess.Popen([sys.executable, "-m", "bench.stack", str(model_path), str(image_path), f.name],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = proc.stdout.readline()
+            if not line.startswith("PORT "):
+                raise RuntimeError(f"the bare stack did not start (exit {proc.poll()})")
+            conn = http.client.HTTPConnection("127.0.0.1", int(line.split()[1]), timeout=60)
+            trips, beyond = [], []
+            for i in range(n + 5):
+                trip, _ = _send(conn, "GET", "/ping")
+                total, engine = _send(conn, "POST", "/engine", body)
+                if i >= 5:
+                    trips.append(trip)
+                    beyond.append(total - engine)
+            big_trips = [_send(conn, "POST", "/drain", big, status=204)[0] for _ in range(max(3, n // 3) + 1)][1:]
+            conn.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {"trip": statistics.median(trips), "beyond_engine": statistics.median(beyond),
+            "big_trip": statistics.median(big_trips)}
+
+
+if __name__ == "__main__":
+    serve(*sys.argv[1:4])

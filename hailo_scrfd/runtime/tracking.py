@@ -69,14 +69,20 @@ class _TrackState:
     shot: dict = field(default_factory=dict)
 
 
+def load_library() -> None:
+    """Import the tracker library (trackers, with supervision and SciPy: about 0.45 s and 55 MB the first time).
+    Not at start-up, since a server that never tracks should not pay for it; callers do it before taking a lock
+    that ``/health`` also needs."""
+    import supervision  # noqa: F401
+    import trackers  # noqa: F401
+
+
 class FaceTracker:
     """Tracks faces across frames. Not thread-safe: one tracker per stream or session, fed in frame order."""
 
     def __init__(self, *, lost_frames: int = 15, crop_size: int = 112, activation_threshold: float = 0.5,
                  min_frames: int = 3, min_iou: float = 0.3):
-        # Imported here, not at the top: trackers pulls in supervision and scipy (0.5 s and 30+ MB), which a
-        # server that never tracks should not pay for at start-up.
-        from trackers import SORTTracker
+        from trackers import SORTTracker  # not at the top: see load_library
 
         # frame_rate 30 makes the library's buffer exactly ``lost_frames`` frames.
         self._tracker = SORTTracker(lost_track_buffer=lost_frames, frame_rate=30.0,
