@@ -30,7 +30,7 @@ def bare_app(run_engine, response_body: bytes):
 
     app = Flask("bare-stack")
 
-    def read_body() -> bytes:  # werkzeug's get_data() reads in 8 KiB pieces: 19 ms for 3.6 MB
+    def read_body() -> bytes:  # one sized read, as the service reads (get_data(): 3.4 ms, not 2.9, for 3.6 MB)
         return request.stream.read(request.content_length) if request.content_length else request.get_data()
 
     @app.get("/ping")

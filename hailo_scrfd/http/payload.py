@@ -146,7 +146,7 @@ def _read_body(request: Request) -> bytes:
     stops at the size limit and only raises 413 on the read after it, where ``get_data()``
     would silently return the truncated bytes."""
     chunks = []
-    size = request.content_length or 1 << 20  # a known length arrives in one read, so the join does not copy
+    size = request.content_length or 1 << 20  # a known length is asked for at once: usually one chunk, no join copy
     while chunk := request.stream.read(size):
         chunks.append(chunk)
         size = 1 << 20

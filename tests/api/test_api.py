@@ -26,21 +26,6 @@ def t1_bytes(shared):
     return (shared / "images" / "t1.jpg").read_bytes()
 
 
-@pytest.fixture(scope="module")
-def app_factory(model):
-    def make(**overrides):
-        config = model.config.override(**overrides)
-        app = create_app(config, model)
-        app.testing = True
-        return app.test_client()
-    return make
-
-
-@pytest.fixture(scope="module")
-def client(app_factory):
-    return app_factory()
-
-
 def post_json(client, path, body, **kw):
     return client.post(path, data=json.dumps(body), content_type="application/json", **kw)
 

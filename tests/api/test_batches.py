@@ -8,23 +8,8 @@ import io
 
 import pytest
 
-from hailo_scrfd.http.app import create_app
 
 B64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
-
-
-@pytest.fixture(scope="module")
-def app_factory(model):
-    def make(**overrides):
-        app = create_app(model.config.override(**overrides), model)
-        app.testing = True
-        return app.test_client()
-    return make
-
-
-@pytest.fixture(scope="module")
-def client(app_factory):
-    return app_factory()
 
 
 @pytest.fixture(scope="module")

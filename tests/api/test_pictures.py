@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from hailo_scrfd.http.app import create_app
 from hailo_scrfd.http.pictures import redact_defaults
 from hailo_scrfd.options import DetectOptions, RedactOptions, RenderOptions
 from hailo_scrfd.vision import draw
@@ -19,13 +18,6 @@ from hailo_scrfd.vision.decode import decode_image
 from support.faces import faces_from_json
 
 PHOTOS = ("t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "s_l.jpg")
-
-
-@pytest.fixture(scope="module")
-def client(model):
-    app = create_app(model.config, model)
-    app.testing = True
-    return app.test_client()
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,6 @@ from hailo_scrfd.http.app import create_app
 KEYS = {"pose", "sharpness", "sharpness_norm", "size", "brightness", "contrast", "score", "issues"}
 
 
-@pytest.fixture(scope="module")
-def client(model):
-    return create_app(model.config, model).test_client()
-
-
 def photo(shared, name):
     return (shared / "images" / name).read_bytes()
 

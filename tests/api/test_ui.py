@@ -14,13 +14,6 @@ STRICT_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 @pytest.fixture(scope="module")
-def client(model):
-    app = create_app(model.config, model)
-    app.testing = True
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
 def keyed_client(model, tmp_path_factory):
     keys = tmp_path_factory.mktemp("keys") / "keys"
     keys.write_text("# a comment\nsecret-key-1\n")

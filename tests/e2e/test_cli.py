@@ -16,11 +16,6 @@ def run(*args, env=None):
                            env=env or clean_env(), timeout=120)
 
 
-@pytest.fixture(scope="module")
-def model_path(shared):
-    return shared / "models" / "scrfd_2.5g_bnkps.onnx"
-
-
 def test_detect_prints_one_json_line_per_image(shared, model_path):
     proc = run("detect", shared / "images" / "t1.jpg", shared / "images" / "s_l.jpg", "--model", model_path)
     assert proc.returncode == 0, proc.stderr

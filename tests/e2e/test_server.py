@@ -9,7 +9,7 @@ import requests
 
 from hailo_scrfd.vision.decode import decode_image_reduced
 
-from support.server import ServerProcess, clean_env, running
+from support.server import ServerProcess, clean_env
 
 pytestmark = pytest.mark.e2e
 
@@ -19,17 +19,6 @@ EXPECTED = {"t1.jpg": 6, "selfie.jpg": 151, "solvay_conference_1927.png": 29, "g
 RESCUED = {"aligned_112_tom_hanks.png": 1}
 BORDERLINE = {"selfie.jpg"}  # a crowd with many faces near the threshold: decoders and modes flip a few
 MIME = {"jpg": "image/jpeg", "png": "image/png"}
-
-
-@pytest.fixture(scope="module")
-def model_path(shared):
-    return shared / "models" / "scrfd_2.5g_bnkps.onnx"
-
-
-@pytest.fixture(scope="module")
-def server(model_path):
-    with running(model_path) as srv:
-        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from PIL import Image
 
 from hailo_scrfd.http import ui
 
-from support.server import ServerProcess, running
+from support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -52,17 +52,6 @@ def browser():
             "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
         yield chrome
         chrome.close()
-
-
-@pytest.fixture(scope="module")
-def model_path(shared):
-    return shared / "models" / "scrfd_2.5g_bnkps.onnx"
-
-
-@pytest.fixture(scope="module")
-def server(model_path):
-    with running(model_path) as srv:
-        yield srv
 
 
 @pytest.fixture(scope="module")
