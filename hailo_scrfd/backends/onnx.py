@@ -31,12 +31,15 @@ class OnnxBackend(Backend):
     kind = "onnx"
 
     def __init__(self, model_path: str, section: OnnxSection | None = None, timeout_s: float | None = None):
-        """``section``: the config's ``onnx`` section (defaults when None); ONNX Runtime has no use for
-        ``timeout_s`` (a run cannot be cancelled; the worker times the caller out instead)."""
+        """``section``: the config's ``onnx`` section (defaults when None). ``timeout_s`` is not used here:
+        the inference worker's watchdog bounds a run, and :meth:`close` ends the runs in flight."""
+        import onnxruntime as ort
+
         check_model_file(model_path, (".onnx",))
         self.model_path = model_path
         section = section or OnnxSection()
         self.max_in_flight = section.concurrency  # Run() is thread-safe: concurrent runs share the session
+        self._run_options = ort.RunOptions()  # shared by every run, so that close() can terminate them all
         self._model = None
         self._sha256 = onnx_cache.file_sha256(model_path) if section.cache_optimized else None
         self.input_spec = None
@@ -163,7 +166,7 @@ class OnnxBackend(Backend):
         return canvas[None]  # normalisation runs in the graph (with_uint8_input)
 
     def infer(self, tensor: np.ndarray) -> list[StrideOutput]:
-        outputs = self._session.run(None, {self._input_name: tensor})
+        outputs = self._session.run(None, {self._input_name: tensor}, self._run_options)
         return canonical_outputs([o.reshape(-1, o.shape[-1]) for o in outputs], tensor.shape[1:3])
 
     def infer_batch(self, tensors) -> list[list[StrideOutput]]:
@@ -175,11 +178,13 @@ class OnnxBackend(Backend):
         batch = np.zeros((len(tensors), *padded, 3), np.uint8)
         for i, t in enumerate(tensors):
             batch[i, :t.shape[1], :t.shape[2]] = t[0]
-        outputs = self._session.run(None, {self._input_name: batch})
+        outputs = self._session.run(None, {self._input_name: batch}, self._run_options)
         return [canonical_outputs([_crop(o[i].reshape(-1, o.shape[-1]), padded, t.shape[1:3]) for o in outputs],
                                   t.shape[1:3]) for i, t in enumerate(tensors)]
 
     def close(self) -> None:
+        """Runs in flight stop at their next graph node with an error; later calls fail at once."""
+        self._run_options.terminate = True
         self._session = None
 
 

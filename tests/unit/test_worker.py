@@ -1,0 +1,196 @@
+"""The inference worker: callers run their own inference, wait in line for a slot, time out, and a run that
+outlives its deadline is reported by the watchdog and ended by closing the backend."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from hailo_scrfd.backends import Backend, InputSpec
+from hailo_scrfd.errors import InferenceFailed, InferenceTimeout, ModelNotReady, QueueFull
+from hailo_scrfd.runtime.worker import InferenceWorker
+
+
+class Gate(Backend):
+    """A backend whose runs block until released (or until close() ends them, as a real engine's close does),
+    and which records who ran what."""
+
+    kind, name, input_spec = "gate", "gate", InputSpec(32, 32)
+
+    def __init__(self, max_in_flight: int = 1, block: bool = True):
+        self.max_in_flight = max_in_flight
+        self.release = threading.Event()
+        self.closed = threading.Event()
+        self.started: list[int] = []   # tensor ids, in the order their runs began
+        self.threads: list[int] = []   # the thread each run ran on
+        self.block = block
+        self._lock = threading.Lock()
+
+    def prepare(self, canvas):
+        return canvas
+
+    def infer(self, tensor):
+        with self._lock:
+            self.started.append(int(tensor[0]))
+            self.threads.append(threading.get_ident())
+        if self.block:
+            self.release.wait(10)
+        if self.closed.is_set():
+            raise RuntimeError("the engine was closed during the run")
+        return [int(tensor[0])]
+
+    def close(self):
+        self.closed.set()
+        self.release.set()
+
+
+def run_in_thread(worker, value, timeout_s=10.0):
+    outcome: dict = {}
+
+    def call():
+        try:
+            outcome["result"] = worker.infer(np.array([value]), timeout_s)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread, outcome
+
+
+def wait_until(predicate, timeout_s=5.0):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.005)
+
+
+def test_a_lone_call_runs_on_the_calling_thread():
+    backend = Gate(block=False)
+    worker = InferenceWorker(backend, max_queue_size=4)
+    outputs, engine_ms = worker.infer(np.array([7]), 5)
+    assert outputs == [7] and engine_ms >= 0
+    assert backend.threads == [threading.get_ident()]  # no hand-off to another thread
+    worker.close()
+
+
+def test_callers_wait_in_line_and_run_in_arrival_order():
+    backend = Gate()
+    worker = InferenceWorker(backend, max_queue_size=8)
+    first, first_out = run_in_thread(worker, 0)
+    wait_until(lambda: backend.started == [0])
+    waiting = []
+    for value in (1, 2, 3):
+        waiting.append(run_in_thread(worker, value))
+        wait_until(lambda v=value: worker.queue_depth == v)
+    backend.release.set()
+    for thread, _ in [(first, first_out), *waiting]:
+        thread.join(5)
+    assert backend.started == [0, 1, 2, 3]
+    assert [out["result"][0] for _, out in waiting] == [[1], [2], [3]]
+    assert worker.queue_depth == 0
+    worker.close()
+
+
+def test_two_slots_run_two_callers_at_once():
+    backend = Gate(max_in_flight=2)
+    worker = InferenceWorker(backend, max_queue_size=4)
+    calls = [run_in_thread(worker, v) for v in (0, 1)]
+    wait_until(lambda: len(backend.started) == 2)
+    assert worker.queue_depth == 0
+    backend.release.set()
+    for thread, out in calls:
+        thread.join(5)
+        assert "result" in out
+    worker.close()
+
+
+def test_a_full_line_is_refused_at_once():
+    backend = Gate()
+    worker = InferenceWorker(backend, max_queue_size=1)
+    running = run_in_thread(worker, 0)
+    wait_until(lambda: backend.started == [0])
+    queued = run_in_thread(worker, 1)
+    wait_until(lambda: worker.queue_depth == 1)
+    start = time.monotonic()
+    with pytest.raises(QueueFull):
+        worker.infer(np.array([2]), 5)
+    assert time.monotonic() - start < 0.5
+    backend.release.set()
+    for thread, _ in (running, queued):
+        thread.join(5)
+    worker.close()
+
+
+def test_a_caller_still_in_line_at_its_deadline_times_out_and_nothing_is_reported():
+    backend, reports = Gate(), []
+    worker = InferenceWorker(backend, max_queue_size=4, on_failure=lambda w, exc: reports.append(exc))
+    running = run_in_thread(worker, 0, timeout_s=10)
+    wait_until(lambda: backend.started == [0])
+    start = time.monotonic()
+    with pytest.raises(InferenceTimeout):
+        worker.infer(np.array([1]), 0.2)
+    assert 0.15 < time.monotonic() - start < 2.0
+    assert worker.queue_depth == 0 and reports == []
+    backend.release.set()
+    running[0].join(5)
+    assert backend.started == [0]  # the caller that gave up never ran
+    worker.close()
+
+
+def test_a_run_past_its_deadline_is_reported_once_and_closing_the_backend_ends_it():
+    backend, reports = Gate(), []
+
+    def on_failure(failed, exc):  # what SCRFDModel does: re-create, which closes the stuck backend
+        reports.append(exc)
+        failed.close(drain=False, timeout_s=0)
+        failed.backend.close()
+
+    worker = InferenceWorker(backend, max_queue_size=4, on_failure=on_failure)
+    start = time.monotonic()
+    running = run_in_thread(worker, 0, timeout_s=0.3)
+    wait_until(lambda: backend.started == [0])
+    waiting = run_in_thread(worker, 1, timeout_s=5)
+    running[0].join(5)
+    waiting[0].join(5)
+    assert isinstance(running[1]["error"], InferenceTimeout)
+    assert 0.3 <= time.monotonic() - start < 2.0
+    assert len(reports) == 1 and isinstance(reports[0], TimeoutError)
+    assert isinstance(waiting[1]["error"], ModelNotReady)  # refused by the close, never run on the dead engine
+    assert backend.started == [0]
+
+
+def test_a_failing_run_is_reported_and_worded_for_the_client():
+    class Broken(Gate):
+        def infer(self, tensor):
+            raise ValueError("bad engine")
+
+    reports = []
+    worker = InferenceWorker(Broken(), max_queue_size=4, on_failure=lambda w, exc: reports.append(exc))
+    with pytest.raises(InferenceFailed, match="ValueError"):
+        worker.infer(np.array([0]), 5)
+    assert len(reports) == 1 and isinstance(reports[0], ValueError)
+    worker.close()
+
+
+def test_close_drains_the_line_then_refuses_new_calls():
+    backend = Gate()
+    worker = InferenceWorker(backend, max_queue_size=4)
+    calls = [run_in_thread(worker, v) for v in (0,)]
+    wait_until(lambda: backend.started == [0])
+    calls.append(run_in_thread(worker, 1))
+    wait_until(lambda: worker.queue_depth == 1)
+    closer = threading.Thread(target=worker.close)
+    closer.start()
+    time.sleep(0.05)
+    with pytest.raises(ModelNotReady):
+        worker.infer(np.array([2]), 5)
+    backend.release.set()
+    closer.join(5)
+    for thread, out in calls:
+        thread.join(5)
+        assert "result" in out  # the one in line still ran
+    assert backend.started == [0, 1]
