@@ -81,19 +81,25 @@ class Detections:
 NMS_MATRIX_MAX = 512  # an (N, N) float64 IoU matrix (and its temporaries): 2 MiB each at this size
 
 
+# np.maximum/np.minimum rather than np.clip throughout: the same values, without np.clip's Python-level
+# dispatch, which cost more than the arithmetic on a request's few dozen boxes.
+
+
 def box_areas(xyxy: np.ndarray) -> np.ndarray:
     """Areas of xyxy boxes; degenerate boxes have area 0."""
-    return np.clip(xyxy[:, 2] - xyxy[:, 0], 0, None) * np.clip(xyxy[:, 3] - xyxy[:, 1], 0, None)
+    wh = np.maximum(xyxy[:, 2:] - xyxy[:, :2], 0)
+    return wh[:, 0] * wh[:, 1]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every xyxy box in ``a`` (N, 4) with every box in ``b`` (M, 4): an (N, M) matrix."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = box_areas(a)[:, None] + box_areas(b)[None, :] - inter
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.maximum(bottom_right - top_left, 0)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = box_areas(a)
+    area_b = area_a if b is a else box_areas(b)
+    union = area_a[:, None] + area_b[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter, dtype=np.float64), where=union > 0)
 
 
@@ -108,14 +114,7 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
     order = np.argsort(-scores, kind="stable")
     if order.size <= NMS_MATRIX_MAX:
         boxes = xyxy[order]
-        iou = box_iou(boxes, boxes)
-        suppressed = np.zeros(order.size, dtype=bool)
-        keep = []
-        for i in range(order.size):
-            if not suppressed[i]:
-                keep.append(order[i])
-                suppressed |= iou[i] > iou_threshold
-        return np.asarray(keep, dtype=np.int64)
+        return order[_greedy(box_iou(boxes, boxes) > iou_threshold)]
     keep = []
     while order.size:
         i, rest = order[0], order[1:]
@@ -127,9 +126,24 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
     return np.asarray(keep, dtype=np.int64)
 
 
+def _greedy(over: np.ndarray) -> np.ndarray:
+    """Greedy suppression on an ``(N, N)`` "overlaps too much" matrix of boxes sorted by score: the rows kept,
+    each kept unless an earlier kept row overlaps it.
+
+    Each kept row becomes one Python integer bit mask, so the loop costs a few integer operations per box
+    instead of a numpy call per box: a request's few dozen candidates take microseconds.
+    """
+    n = len(over)
+    width = -(-n // 8)
+    packed = np.packbits(over, axis=1, bitorder="little").tobytes()
+    suppressed, keep = 0, []
+    for i in range(n):
+        if not suppressed >> i & 1:
+            keep.append(i)
+            suppressed |= int.from_bytes(packed[i * width:(i + 1) * width], "little")
+    return np.asarray(keep, dtype=np.intp)
+
+
 def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
     """A copy of ``xyxy`` clipped to a ``width`` x ``height`` image."""
-    out = xyxy.copy()
-    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
-    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
-    return out
+    return np.minimum(np.maximum(xyxy, 0), np.array([width, height, width, height], dtype=xyxy.dtype))

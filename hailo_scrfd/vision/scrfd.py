@@ -59,9 +59,12 @@ def anchor_centers(height: int, width: int, stride: int, num_anchors: int = NUM_
     return centers
 
 
+_SIDES = np.array([-1, -1, 1, 1], np.float32)  # left and top distances run back from the centre
+
+
 def distance2bbox(centers: np.ndarray, distances: np.ndarray) -> np.ndarray:
     """Boxes ``x1, y1, x2, y2`` from anchor centres and left/top/right/bottom distances (pixels)."""
-    return np.concatenate([centers - distances[:, :2], centers + distances[:, 2:4]], axis=1)
+    return np.concatenate([centers, centers], axis=1) + distances[:, :4] * _SIDES
 
 
 def distance2kps(centers: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -76,7 +79,7 @@ def decode(outputs: Sequence[StrideOutput], input_hw: tuple[int, int], threshold
     for out in outputs:
         q_scores, q_boxes, q_landmarks = out.quant or (None, None, None)
         all_scores = dequantize(out.scores, q_scores)
-        keep = np.flatnonzero(all_scores >= threshold)
+        keep = (all_scores >= threshold).nonzero()[0]
         if keep.size == 0:
             continue
         cells = (height // out.stride) * (width // out.stride)
@@ -86,6 +89,8 @@ def decode(outputs: Sequence[StrideOutput], input_hw: tuple[int, int], threshold
         scores.append(all_scores[keep])
     if not scores:
         return Detections.empty()
+    if len(scores) == 1:
+        return Detections(boxes[0], scores[0], landmarks[0])
     return Detections(np.concatenate(boxes), np.concatenate(scores), np.concatenate(landmarks))
 
 
