@@ -15,6 +15,7 @@ from ..runtime.probe import HealthProbe
 from ..runtime.sessions import StreamManager
 from ..system.config import SCRFDServiceConfig
 from . import errors, ops, pictures, routes, streams, ui
+from .json_provider import OrjsonProvider
 from .metrics import Metrics
 from .openapi import served_document
 from .security import ApiKeys, presented_key
@@ -46,8 +47,7 @@ class Service:
 def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.json.sort_keys = False
-    app.json.compact = True
+    app.json = OrjsonProvider(app)
     keys = ApiKeys.from_config(config)
     probe = HealthProbe(model, config.health, max_pixels=config.limits.max_image_pixels)  # ConfigError first
     pipeline = FacePipeline.from_config(model, config)

@@ -91,7 +91,8 @@ class RequestOptions:
 
 
 FRAME_PARAMS = Param.table(DetectOptions)  # a tracked frame: detection only
-DETECT_PARAMS = {**FRAME_PARAMS, **Param.table(QualityOptions)}
+QUALITY_ONLY_PARAMS = Param.table(QualityOptions)
+DETECT_PARAMS = {**FRAME_PARAMS, **QUALITY_ONLY_PARAMS}
 ALIGN_ONLY_PARAMS = Param.table(AlignOptions)
 ALIGN_PARAMS = {**DETECT_PARAMS, **ALIGN_ONLY_PARAMS}
 RENDER_ONLY_PARAMS = Param.table(RenderOptions)
@@ -147,11 +148,14 @@ def parse_params(typed: Mapping[str, Any], text: Mapping[str, str], *, defaults:
 
 
 def _request_options(values: Mapping[str, Any], defaults: RequestOptions) -> RequestOptions:
-    return RequestOptions(
-        detect=replace(defaults.detect, **{k: v for k, v in values.items() if k in _fields(DetectOptions)}),
-        quality=replace(defaults.quality, **{k: v for k, v in values.items() if k in _fields(QualityOptions)}),
-        align=replace(defaults.align, **{k: v for k, v in values.items() if k in ALIGN_ONLY_PARAMS}))
+    if not values:  # most requests name no parameter
+        return defaults
+    return RequestOptions(detect=_updated(defaults.detect, values, FRAME_PARAMS),
+                          quality=_updated(defaults.quality, values, QUALITY_ONLY_PARAMS),
+                          align=_updated(defaults.align, values, ALIGN_ONLY_PARAMS))
 
 
-def _fields(options: type) -> set[str]:
-    return set(declarations(options))
+def _updated(options: Any, values: Mapping[str, Any], names: Mapping[str, Param]) -> Any:
+    """``options`` with the ``values`` named in ``names``; the same object when none is."""
+    changes = {k: v for k, v in values.items() if k in names}
+    return replace(options, **changes) if changes else options

@@ -34,7 +34,9 @@ def best():
 def _run(align: bool, best: bool = False) -> dict:
     svc = service()
     svc.model.ensure_ready()  # answer 503 before spending time on the body
-    payload = read_payload(request, svc.config.url_fetch, max_batch=0 if best else svc.config.limits.max_batch_images)
+    # The request itself, not its context-local proxy: the parsers read a dozen of its attributes.
+    payload = read_payload(request._get_current_object(), svc.config.url_fetch,
+                           max_batch=0 if best else svc.config.limits.max_batch_images)
     defaults = RequestOptions(detect=svc.pipeline.defaults, quality=svc.pipeline.quality_defaults)
     options = parse_params(payload.typed, payload.text, defaults=defaults, align=align, shadowed=payload.shadowed)
     if isinstance(payload, Batch):

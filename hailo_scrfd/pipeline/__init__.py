@@ -17,7 +17,7 @@ import numpy as np
 from ..options import AlignOptions, DetectOptions, QualityOptions, RedactOptions, RenderOptions
 from ..runtime.model import SCRFDModel
 from ..system.config import SCRFDServiceConfig
-from ..vision.decode import decode_image, decode_image_reduced
+from ..vision.decode import decode_image, decode_into_canvas
 from ..vision.detections import Detections
 from ..vision.quality import QualitySettings
 from . import quality as face_quality
@@ -32,10 +32,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """The pixels a request runs on; ``original_size`` (width, height) when they were decoded reduced."""
+    """The pixels a request runs on; ``original_size`` (width, height) when they were decoded reduced, and
+    ``canvas``, the network input they were decoded straight into (``pixels`` is its top-left), if they were."""
 
     pixels: np.ndarray
     original_size: tuple[int, int] | None = None
+    canvas: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,9 @@ class FacePipeline:
         if full or not self.reduced_decode:
             return DecodedImage(decode_image(data, max_pixels=self.max_pixels))
         long_side = max(self.model.input_spec.hw)
-        pixels, original = decode_image_reduced(data, max_pixels=self.max_pixels, long_side=long_side)
-        return DecodedImage(pixels, original)
+        pixels, original, canvas = decode_into_canvas(data, max_pixels=self.max_pixels, long_side=long_side,
+                                                      canvas_hw=self.model.canvas_hw)
+        return DecodedImage(pixels, original, canvas)
 
     def detect_frame(self, pixels: np.ndarray, options: DetectOptions | None = None) -> Detections:
         """The faces of one decoded RGB frame (a video frame, or a pushed frame already decoded)."""
@@ -122,7 +125,7 @@ class FacePipeline:
         assess = best or quality.needed or options.order == "quality"
         detect = dataclasses.replace(options, max_faces=0) if assess else options  # cut after quality is known
         faces, image_size, engine_timings, passes = scales.detect(self.model, image.pixels, detect,
-                                                                  image.original_size)
+                                                                  image.original_size, image.canvas)
         timings = {**engine_timings, "passes": len(passes)}
         qualities = None
         if assess:

@@ -17,14 +17,19 @@ LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 def faces_to_json(faces: Detections) -> list[dict[str, Any]]:
     """Faces as ``{"bbox": [x, y, w, h], "score", "landmarks": {name: [x, y]}}``, in the given order."""
-    # Round in numpy and convert once: a crowd of 150 faces costs 0.2 ms, not 1.6.
-    boxes = np.round(faces.xywh.astype(np.float64), 3).tolist()
-    scores = np.round(faces.scores.astype(np.float64), 5).tolist()
-    landmarks = np.round(faces.landmarks.astype(np.float64), 3).tolist()
+    # Round in numpy and convert once: a crowd of 150 faces costs 0.2 ms, not 1.6. Coordinates to 3 decimals and
+    # scores to 5 in one pass, as np.round does it (x * 10**d, rint, / 10**d).
+    rows = np.concatenate((faces.xywh, faces.landmarks.reshape(-1, 10), faces.scores[:, None]), axis=1,
+                          dtype=np.float64)
+    rows = (np.rint(rows * _ROUNDING) / _ROUNDING).tolist()
     return [
-        {"bbox": box, "score": score, "landmarks": dict(zip(LANDMARK_NAMES, kps, strict=True))}
-        for box, score, kps in zip(boxes, scores, landmarks, strict=True)
+        {"bbox": row[:4], "score": row[14],
+         "landmarks": {name: row[4 + 2 * i:6 + 2 * i] for i, name in enumerate(LANDMARK_NAMES)}}
+        for row in rows
     ]
+
+
+_ROUNDING = np.array([1e3] * 14 + [1e5])  # per column of faces_to_json's rows: 3 decimals, 5 for the score
 
 
 def aligned_crops(image: np.ndarray, faces: Detections, options: AlignOptions) -> list[dict[str, Any]]:

@@ -79,9 +79,10 @@ def detect_multiscale(model: SCRFDModel, image: np.ndarray, options: DetectOptio
     return filter_faces(faces[order], opts, (hw[1], hw[0])), info
 
 
-def detect(model: SCRFDModel, pixels: np.ndarray, options: DetectOptions,
-           original_size: tuple[int, int] | None) -> tuple[Detections, tuple[int, int], dict, list[dict]]:
-    """A request's faces in original-image coordinates: (faces, (width, height), timings, passes).
+def detect(model: SCRFDModel, pixels: np.ndarray, options: DetectOptions, original_size: tuple[int, int] | None,
+           canvas: np.ndarray | None = None) -> tuple[Detections, tuple[int, int], dict, list[dict]]:
+    """A request's faces in original-image coordinates: (faces, (width, height), timings, passes). ``canvas``:
+    the network input ``pixels`` were decoded into, if they were (see :meth:`SCRFDModel.detect_faces`).
 
     ``fast`` with no ``min_face_size`` is the single reference pass of :meth:`SCRFDModel.detect_faces`
     (its reduced decode and parity kept); the rescue pass runs only when that finds no face, so it costs
@@ -90,10 +91,9 @@ def detect(model: SCRFDModel, pixels: np.ndarray, options: DetectOptions,
     height, width = pixels.shape[:2]
     size = original_size or (width, height)
     fx, fy = size[0] / width, size[1] / height  # original pixels per decoded pixel (1 unless decoded reduced)
-    scaled = dataclasses.replace(options, min_face_size=options.min_face_size / fx)
     started = time.perf_counter()
     if options.mode == "fast" and options.min_face_size <= 0:
-        result = model.detect_faces(pixels, options, original_size)
+        result = model.detect_faces(pixels, options, original_size, canvas)
         in_h, in_w = result.input_hw
         passes = [{"name": "base", "input": [in_w, in_h], "crop": [0, 0, width, height],
                    "engine_ms": round(result.timings_ms["inference"], 3), "faces": len(result.faces)}]
@@ -102,8 +102,9 @@ def detect(model: SCRFDModel, pixels: np.ndarray, options: DetectOptions,
         spec = model.input_spec
         rescued, info = run_passes(model, pixels, [rescue_pass((height, width), spec.hw, spec.dynamic)],
                                    options.threshold, options.nms_threshold)
-        faces, passes = filter_faces(rescued[0][1], scaled, (width, height)), passes + info
+        faces, passes = filter_faces(rescued[0][1], options, (width, height)), passes + info  # no size filter
     else:
+        scaled = dataclasses.replace(options, min_face_size=options.min_face_size / fx)
         faces, passes = detect_multiscale(model, pixels, scaled, options.mode)
     engine_ms = sum(p["engine_ms"] for p in passes)
     total_ms = (time.perf_counter() - started) * 1000.0

@@ -17,7 +17,7 @@ from ..system.config import SCRFDServiceConfig
 from ..errors import ModelLoadError, ModelNotReady
 from ..options import DetectOptions
 from ..system.models import resolve_model
-from ..vision.letterbox import fit_letterbox, fixed_letterbox
+from ..vision.letterbox import Letterbox, fit_letterbox, fixed_letterbox
 from ..vision.detections import Detections
 from ..vision.scrfd import StrideOutput, decode, postprocess
 from .worker import InferenceWorker
@@ -45,6 +45,10 @@ class RawInference:
     scale: tuple[float, float]            # (sx, sy): input pixels per image pixel
     image_size: tuple[int, int]           # (width, height) of the image the coordinates refer to
     timings_ms: dict[str, float]
+
+
+def _letterbox(spec: InputSpec, image_hw: tuple[int, int]) -> Letterbox:
+    return (fit_letterbox if spec.dynamic else fixed_letterbox)(image_hw, spec.hw)
 
 
 class SCRFDModel:
@@ -202,28 +206,41 @@ class SCRFDModel:
     # -- inference --------------------------------------------------------------------
 
     def detect_faces(self, image: np.ndarray, options: DetectOptions | None = None,
-                     original_size: tuple[int, int] | None = None) -> DetectionResult:
+                     original_size: tuple[int, int] | None = None, canvas: np.ndarray | None = None
+                     ) -> DetectionResult:
         """Faces in an RGB uint8 ``(H, W, 3)`` image, in its own pixel coordinates, by score.
 
         ``original_size`` (width, height): the image was decoded at a reduced size from a
-        larger original; coordinates are then mapped to the original's pixels.
+        larger original; coordinates are then mapped to the original's pixels. ``canvas``: a
+        zero-padded array with ``image`` at its top-left, of the size :meth:`canvas_hw` gave for
+        it; it is then the network input as it is, with no copy.
         Safe to call from any number of threads: only the backend call is serialised.
         """
-        return self.decode_faces(self.infer_raw(image, original_size), options)
+        return self.decode_faces(self.infer_raw(image, original_size, canvas), options)
 
-    def infer_raw(self, image: np.ndarray, original_size: tuple[int, int] | None = None) -> RawInference:
+    def canvas_hw(self, image_hw: tuple[int, int]) -> tuple[int, int] | None:
+        """The network input (height, width) an image of ``image_hw`` goes into unscaled, or None when it is
+        resized: a decoder may then write the image straight into such a canvas (``detect_faces(canvas=)``)."""
+        backend = self.backend
+        if backend is None:
+            return None
+        letterbox = _letterbox(backend.input_spec, image_hw)
+        return letterbox.input_hw if letterbox.resized_hw == tuple(image_hw) else None
+
+    def infer_raw(self, image: np.ndarray, original_size: tuple[int, int] | None = None,
+                  canvas: np.ndarray | None = None) -> RawInference:
         """The network's raw outputs for an image (the first half of :meth:`detect_faces`)."""
         worker = self.ensure_ready()
         backend = worker.backend
         t0 = time.perf_counter()
         height, width = image.shape[:2]
-        spec = backend.input_spec
-        letterbox = (fit_letterbox if spec.dynamic else fixed_letterbox)((height, width), spec.hw)
+        letterbox = _letterbox(backend.input_spec, (height, width))
         scale = letterbox.scale
         if original_size is not None and original_size != (width, height):
             scale = (scale[0] * width / original_size[0], scale[1] * height / original_size[1])
             width, height = original_size
-        tensor = backend.prepare(letterbox.apply(image))
+        fits = canvas is not None and canvas.shape[:2] == letterbox.input_hw and letterbox.resized_hw == image.shape[:2]
+        tensor = backend.prepare(canvas if fits else letterbox.apply(image))
         t1 = time.perf_counter()
         outputs, engine_ms = worker.infer(tensor, self.config.performance.inference_timeout_s)
         t2 = time.perf_counter()

@@ -25,12 +25,34 @@ class Letterbox:
 
         ``image`` is RGB ``(H, W, 3)`` or greyscale ``(H, W)``, which is spread to three channels.
         """
-        rh, rw = self.resized_hw
-        canvas = np.zeros((*self.input_hw, 3), dtype=np.uint8)
-        if image.shape[:2] != (rh, rw):
+        return top_left_canvas(image, self.input_hw, self.resized_hw)
+
+
+def top_left_canvas(image: np.ndarray, canvas_hw: tuple[int, int], resized_hw: tuple[int, int]) -> np.ndarray:
+    """A uint8 ``(H, W, 3)`` canvas with ``image`` resized (bilinear) to ``resized_hw`` at its top-left and zeros
+    elsewhere. ``image`` is RGB, or greyscale ``(H, W)``, which is spread to three channels.
+
+    An RGB image resizes straight into the canvas, and only the padding is zeroed, so each pixel is written
+    once; an image that already is the whole canvas is returned as it is (callers only read canvases).
+    """
+    rh, rw = resized_hw
+    same_size = image.shape[:2] == (rh, rw)
+    rgb = image.ndim == 3 and image.dtype == np.uint8
+    if same_size and rgb and (rh, rw) == tuple(canvas_hw) and image.flags.c_contiguous:
+        return image
+    canvas = np.empty((*canvas_hw, 3), dtype=np.uint8)
+    region = canvas[:rh, :rw]
+    if rgb and not same_size:
+        out = cv2.resize(image, (rw, rh), dst=region, interpolation=cv2.INTER_LINEAR)
+        if out is not region:  # OpenCV allocated its own output after all: copy it in
+            region[...] = out
+    else:
+        if not same_size:
             image = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_LINEAR)
-        canvas[:rh, :rw] = image[:, :, None] if image.ndim == 2 else image
-        return canvas
+        region[...] = image[:, :, None] if image.ndim == 2 else image
+    canvas[rh:] = 0
+    canvas[:rh, rw:] = 0
+    return canvas
 
 
 def fixed_letterbox(image_hw: tuple[int, int], input_hw: tuple[int, int]) -> Letterbox:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from .letterbox import top_left_canvas
 
 MODES = ("fast", "full")
 STRIDE = 32
@@ -171,12 +172,6 @@ def plan_passes(image_hw: tuple[int, int], input_hw: tuple[int, int], dynamic: b
 def pass_canvas(image: np.ndarray, p: Pass) -> np.ndarray:
     """The uint8 input canvas of pass ``p``: its crop, resized, at the top-left, zeros elsewhere."""
     x0, y0, x1, y1 = p.crop
-    region = image[y0:y1, x0:x1]
-    rh, rw = p.resized_hw
-    if region.shape[:2] != (rh, rw):
-        # Bilinear, as the reference (InsightFace) and Letterbox.apply: fast mode stays bit-identical to today.
-        # INTER_AREA for downscaling measured +0.002 / +0.003 / +0.002 AP on WIDER, at the cost of that parity.
-        region = cv2.resize(region, (rw, rh), interpolation=cv2.INTER_LINEAR)
-    canvas = np.zeros((*p.canvas_hw, 3), dtype=np.uint8)
-    canvas[:rh, :rw] = region[:, :, None] if region.ndim == 2 else region
-    return canvas
+    # Bilinear, as the reference (InsightFace) and Letterbox.apply: fast mode stays bit-identical to today.
+    # INTER_AREA for downscaling measured +0.002 / +0.003 / +0.002 AP on WIDER, at the cost of that parity.
+    return top_left_canvas(image[y0:y1, x0:x1], p.canvas_hw, p.resized_hw)

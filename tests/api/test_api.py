@@ -247,6 +247,26 @@ class TestErrors:
         assert_error(client.post("/v1/detect", data=b"\0" * 20000, content_type="image/jpeg"), 413,
                      "payload_too_large")
 
+    def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_413(self, app_factory):
+        client = app_factory(server__max_body_mb=0.01)
+        limit = int(0.01 * 1024 * 1024)
+        assert_error(client.post("/v1/detect", data=b"\0" * limit, content_type="image/jpeg"), 422, "invalid_image")
+        assert_error(client.post("/v1/detect", data=b"\0" * (limit + 1), content_type="image/jpeg"), 413,
+                     "payload_too_large")
+
+    def test_a_body_shorter_than_its_content_length_is_400(self, client, t1_bytes):
+        short = t1_bytes[:1000]
+        resp = client.post("/v1/detect", data=short, content_type="image/jpeg",
+                           environ_overrides={"CONTENT_LENGTH": str(len(t1_bytes))})
+        assert_error(resp, 400, "bad_request")
+        assert f"after 1000 of its {len(t1_bytes)} bytes" in resp.get_json()["error"]["message"]
+
+    def test_json_is_compact_utf8_in_order_with_a_final_newline(self, client, t1_bytes):
+        resp = client.post("/v1/detect", data=t1_bytes, content_type="image/jpeg")
+        body = resp.get_data()
+        assert resp.mimetype == "application/json" and body.endswith(b"}\n") and b": " not in body
+        assert list(json.loads(body)) == ["faces", "count", "image", "model", "backend", "timings_ms", "passes"]
+
     @pytest.mark.parametrize("ctype", ["text/plain", "application/xml", None])
     def test_415(self, client, ctype):
         kw = {"content_type": ctype} if ctype else {}

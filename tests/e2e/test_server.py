@@ -144,3 +144,23 @@ def test_model_from_environment(shared):
         assert srv.wait_ready()["model"]["name"] == "scrfd_500m_bnkps"
     finally:
         assert srv.stop() == 0
+
+
+def test_a_body_cut_short_is_a_400_and_the_server_carries_on(server, photos):
+    """A client that sends fewer bytes than its Content-Length and then stops sending gets a JSON 400 that says
+    so, never a 422 about a truncated image: the server read what came and knows it is not the whole body."""
+    import socket
+
+    data = photos["t1.jpg"]
+    head = (f"POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head + data[:50_000])
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert b" 400 " in status_line, reply[:300]
+    assert b'"bad_request"' in rest and f"after 50000 of its {len(data)} bytes".encode() in rest
+    assert post_raw(server.url, "t1.jpg", data).json()["count"] == 6

@@ -125,3 +125,22 @@ def test_a_model_that_cannot_resize_falls_back_to_fixed(shared, tmp_path, caplog
         backend = OnnxBackend(str(pinned))
     assert not backend.input_spec.dynamic and backend.input_spec.hw == (640, 640)
     assert "cannot take other input sizes" in caplog.text and "using the fixed 640x640 input" in caplog.text
+
+
+@pytest.mark.parametrize("onnx__input_mode", ["fit", "fixed"])
+def test_decoding_straight_into_the_canvas_changes_no_face(model_factory, shared, onnx__input_mode):
+    """t1.jpg (1280 px wide) decodes at 1/2 straight into the network canvas; the faces are bit-identical."""
+    from hailo_scrfd.pipeline import FacePipeline
+
+    model = model_factory(onnx__input_mode=onnx__input_mode)
+    pipeline = FacePipeline.from_config(model, model.config)
+    data = (shared / "images" / "t1.jpg").read_bytes()
+    image = pipeline.decode(data, full=False)
+    assert image.canvas is not None and image.canvas.shape[:2] == ((448, 640) if onnx__input_mode == "fit"
+                                                                   else (640, 640))
+    pixels, original = decode_image_reduced(data, max_pixels=10**8, long_side=640)
+    copied = model.detect_faces(pixels, original_size=original).faces
+    direct = model.detect_faces(image.pixels, original_size=image.original_size, canvas=image.canvas).faces
+    assert len(direct) == 6
+    for a, b in ((direct.xyxy, copied.xyxy), (direct.scores, copied.scores), (direct.landmarks, copied.landmarks)):
+        np.testing.assert_array_equal(a, b)

@@ -12,7 +12,7 @@ import simplejpeg
 from PIL import Image, ImageOps
 
 from hailo_scrfd.errors import ImageTooLarge, InvalidBase64, InvalidImage, MissingImage
-from hailo_scrfd.vision.decode import decode_base64_image, decode_image, decode_image_reduced
+from hailo_scrfd.vision.decode import decode_base64_image, decode_image, decode_image_reduced, decode_into_canvas
 
 LIMIT = 40_000_000
 
@@ -146,6 +146,31 @@ class TestJpegFastPath:
         data = encode(gradient(4000, 3000), "JPEG", quality=80)
         pixels, original = decode_image_reduced(data, max_pixels=LIMIT, long_side=640)
         assert pixels.shape == (750, 1000, 3) and original == (4000, 3000)  # 1/4, not 1/8 (500 < 640)
+
+    def test_decoded_straight_into_the_canvas_when_it_is_as_wide(self, shared):
+        data = (shared / "images" / "t1.jpg").read_bytes()
+        asked = []
+
+        def canvas_hw(hw):
+            asked.append(hw)
+            return (448, 640)
+
+        pixels, original, canvas = decode_into_canvas(data, max_pixels=LIMIT, long_side=640, canvas_hw=canvas_hw)
+        assert asked == [(443, 640)] and original == (1280, 886) and canvas.shape == (448, 640, 3)
+        assert np.shares_memory(pixels, canvas) and pixels.shape == (443, 640, 3)
+        np.testing.assert_array_equal(canvas[:443], pillow_upright(data, (640, 443)))
+        assert canvas[443:].max() == 0
+
+    @pytest.mark.parametrize("case", ["narrower canvas", "resized", "rotated", "grey", "png"])
+    def test_no_canvas_where_it_would_not_be_the_input(self, case):
+        exif = Image.Exif()
+        exif[0x0112] = 6 if case == "rotated" else 1
+        image = gradient(1280, 720).convert("L" if case == "grey" else "RGB")
+        data = encode(image, "PNG" if case == "png" else "JPEG", quality=90, exif=exif.tobytes())
+        wanted = {"narrower canvas": (384, 608), "resized": None}.get(case, (384, 640))
+        pixels, _, canvas = decode_into_canvas(data, max_pixels=LIMIT, long_side=640, canvas_hw=lambda hw: wanted)
+        assert canvas is None
+        np.testing.assert_array_equal(pixels, decode_image_reduced(data, max_pixels=LIMIT, long_side=640)[0])
 
     def test_corrupt_but_decodable_jpeg_is_left_to_pillow(self):
         data = bytearray(encode(gradient(256, 256), "JPEG", quality=90))
