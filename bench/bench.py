@@ -16,14 +16,12 @@ All traffic stays on 127.0.0.1 and every loop is bounded.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import io
 import json
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +40,7 @@ from hailo_scrfd.runtime.model import SCRFDModel  # noqa: E402
 from hailo_scrfd.pipeline.response import faces_to_json  # noqa: E402
 from hailo_scrfd.vision.letterbox import fit_letterbox  # noqa: E402
 from bench import ab, report  # noqa: E402
+from bench.client import http_load, overhead_samples  # noqa: E402
 from bench.stack import stack_floor  # noqa: E402
 from bench.common import timed  # noqa: E402
 from bench.report import latencies  # noqa: E402
@@ -88,45 +87,6 @@ def twelve_megapixel_jpeg(shared: Path) -> bytes:
     return buf.getvalue()
 
 
-def http_load(port: int, data: bytes, mime: str, clients: int, requests_per_client: int,
-              path: str = "/v1/detect") -> tuple[list[tuple[float, float | None]], float]:
-    """Per request (latency ms, the server's own engine ms), and throughput (req/s), for ``clients``
-    concurrent keep-alive clients each sending its share.
-
-    The client is http.client, not requests: it shares the machine's two cores with the server,
-    so the lighter it is, the less it distorts what it measures.
-    """
-    samples: list[tuple[float, float | None]] = []
-    lock = threading.Lock()
-    headers = {"Content-Type": mime}
-
-    def send(conn) -> float | None:
-        conn.request("POST" if data else "GET", path, body=data or None, headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")
-        return json.loads(body)["timings_ms"]["inference"] if path == "/v1/detect" and clients == 1 else None
-
-    def client(_):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        send(conn)  # warm-up
-        mine = []
-        for _ in range(requests_per_client):
-            start = time.perf_counter()
-            engine = send(conn)
-            mine.append(((time.perf_counter() - start) * 1000.0, engine))
-        conn.close()
-        with lock:
-            samples.extend(mine)
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(client, range(clients)))
-    wall = time.perf_counter() - start
-    return samples, clients * (requests_per_client + 1) / wall
-
-
 def engine_max_rate(backend, tensor, seconds: float) -> float:
     """Inferences per second with as many runs in flight as the backend allows (2 on ONNX Runtime)."""
     done = [0] * backend.max_in_flight
@@ -143,16 +103,31 @@ def engine_max_rate(backend, tensor, seconds: float) -> float:
     return sum(done) / (time.perf_counter() - start)
 
 
-def fastest_decode_ms(data: bytes, n: int) -> float:
-    """The quickest this machine decodes ``data`` to what the model needs: ours, or OpenCV's (libpng/libjpeg)."""
+def fastest_decoders(data: bytes) -> tuple:
+    """Ours, and OpenCV's (libpng/libjpeg) at the same DCT reduction: the two ways to decode ``data`` here."""
     pixels, _ = decode_image_reduced(data, max_pixels=10**9, long_side=640)
-    ours = statistics.median(timed(lambda: decode_image_reduced(data, max_pixels=10**9, long_side=640), n))
     buf = np.frombuffer(data, np.uint8)
     factor = max(1, round(max(Image.open(io.BytesIO(data)).size) / max(pixels.shape[:2])))
     flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}.get(
         factor, cv2.IMREAD_UNCHANGED)
-    opencv = statistics.median(timed(lambda: cv2.imdecode(buf, flag), n))
-    return min(ours, opencv)
+    return (lambda: decode_image_reduced(data, max_pixels=10**9, long_side=640), lambda: cv2.imdecode(buf, flag))
+
+
+def fastest_decode_ms(data: bytes, n: int) -> float:
+    """The quickest this machine decodes ``data`` to what the model needs, in a warm loop."""
+    return min(statistics.median(timed(fn, n)) for fn in fastest_decoders(data))
+
+
+def fastest_decode_share(data: bytes, backend, tensor, n: int) -> float:
+    """The fastest decoder's time over ours (at most 1), each decode timed right after an engine run, as a
+    server decodes: a request's decode floor is its own decode times this."""
+    times: tuple[list[float], list[float]] = ([], [])
+    decoders = fastest_decoders(data)
+    for i in range(2 * n):
+        backend.infer(tensor)
+        times[i % 2].extend(timed(decoders[i % 2], 1, warmup=0))
+    ours, opencv = (statistics.median(t) for t in times)
+    return min(1.0, opencv / ours)
 
 
 def engine_ms_for(backend, data: bytes, n: int) -> float:
@@ -199,6 +174,7 @@ def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n
               "input_hw": letterbox.input_hw,
               "decode_floor": {p: fastest_decode_ms(d, floor_n) for p, d in files},
               "engine_at": {p: engine_ms_for(backend, d, floor_n) for p, d in files}}
+    result["t1_decode_share"] = fastest_decode_share(t1, backend, tensor, n)
     result["t1_faces"] = faces_to_json(model.detect_faces(pixels, None, original).faces)
     model.close()
     return result
@@ -217,10 +193,12 @@ def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int,
                       for p, d in photos.items()}
         big_http = statistics.median(latencies(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0]))
         round_trip = statistics.median(latencies(http_load(port, b"", "", 1, n, path="/health")[0]))
+        overhead = overhead_samples(port, t1, 3 * n)  # the smallest difference measured: more samples
         rss = rss_mb(server.proc.pid)
     finally:
         server.stop()
     return {"levels": levels, "photo_http": photo_http, "big_http": big_http, "round_trip": round_trip,
+            "overhead": overhead,
             "rss": rss, "startup_s": startup_s}
 
 
