@@ -23,6 +23,7 @@ MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
 _SHIFT = 4                      # OpenCV fixed-point bits: draw at 1/16 px, so resized coordinates stay exact
 _ONE = 1 << _SHIFT
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+MIN_LABEL_SCALE = 0.35  # the smallest score label still readable; wider than the smallest faces
 # A redacted region keeps at most this many cells across its longer side, and no cell is under 3 px, so
 # small faces are covered too. Measured on WIDER FACE val and ../shared photos (399 faces): SCRFD still
 # finds a "face" in 5-8 cell blurs and 4-8 cell mosaics at scores up to 0.75, while with these counts
@@ -86,7 +87,7 @@ def _label(canvas: np.ndarray, text: str, box: np.ndarray, side: float, unit: fl
     """The score on a dark tab just above the box's line (inside the box when it touches the top edge)."""
     (w1, h1), _ = cv2.getTextSize(text, _FONT, 1.0, 1)
     # As large as the image suggests, but narrower than the face unless that would be unreadable.
-    font_scale = float(np.clip(0.7 * side / w1, 0.35, max(0.35, 0.6 * unit)))
+    font_scale = float(np.clip(0.7 * side / w1, MIN_LABEL_SCALE, max(MIN_LABEL_SCALE, 0.6 * unit)))
     weight = max(1, round(font_scale * 1.5))
     (tw, th), base = cv2.getTextSize(text, _FONT, font_scale, weight)
     pad = max(1, round(th * 0.25))
