@@ -1,9 +1,10 @@
 """The backend interface: one model on one inference engine, knowing nothing of HTTP.
 
 A backend takes the uint8 RGB input canvas, turns it into whatever its engine wants
-(:meth:`Backend.prepare`, run on the caller's thread), runs it (:meth:`Backend.infer`,
-run only by the inference worker) and returns the canonical per-stride layout that
-:mod:`hailo_scrfd.vision.scrfd` decodes.
+(:meth:`Backend.prepare`), runs it (:meth:`Backend.infer`, on the calling thread, at most
+``max_in_flight`` at once: the inference worker admits them) and returns the canonical
+per-stride layout that :mod:`hailo_scrfd.vision.scrfd` decodes. :meth:`Backend.close` must end
+the runs in flight (the worker's timeout relies on it).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Backend(ABC):
     kind: ClassVar[str]
     name: str           # shown in /health and responses, e.g. "onnxruntime:CPUExecutionProvider"
     input_spec: InputSpec
-    max_in_flight: int = 1  # frames the engine can work on at once; one worker thread each
+    max_in_flight: int = 1  # frames the engine can work on at once: runs the worker lets in together
     max_batch: int = 1      # frames the worker may hand over as one batch (infer_batch)
 
     @abstractmethod

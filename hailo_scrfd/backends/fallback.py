@@ -97,7 +97,7 @@ class FallbackBackend(Backend):
 
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
         # Both engines take the raw uint8 canvas (the ONNX one as a batch of one): a call may change engine.
-        return np.ascontiguousarray(canvas, dtype=np.uint8)
+        return np.require(canvas, np.uint8, ("C", "W"))
 
     def infer(self, tensor: np.ndarray) -> list[StrideOutput]:
         while True:

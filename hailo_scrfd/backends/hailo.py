@@ -153,8 +153,9 @@ class HailoBackend(Backend):
             raise ModelLoadError(f"{self.model_path}: its outputs do not map onto SCRFD's layout ({exc})") from None
 
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
-        # The HEF normalises on the chip: it takes the raw uint8 RGB canvas.
-        return np.ascontiguousarray(canvas, dtype=np.uint8)
+        # The HEF normalises on the chip: it takes the raw uint8 RGB canvas, contiguous and writable
+        # (set_buffer takes pybind11's mutable_data(), which refuses a read-only array).
+        return np.require(canvas, np.uint8, ("C", "W"))
 
     def infer(self, tensor: np.ndarray, timeout_ms: int | None = None) -> list[StrideOutput]:
         with self._idle:

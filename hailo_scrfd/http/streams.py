@@ -6,7 +6,6 @@ fences (:mod:`.stream_sources`) and the SSE wire format.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Iterator
 
@@ -14,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidParameter, UnsupportedMediaType
 from ..runtime.events import Event, Subscription
+from .json_provider import encode
 from .params import FRAME_PARAMS, RequestOptions, parse_params
 from .payload import _json_body, read_payload
 from .routes import service
@@ -105,6 +105,5 @@ def _sse(subscription: Subscription, keepalive_s: float, release) -> Iterator[by
 
 def _wire(event: Event) -> bytes:
     if event.wire is None:
-        data = json.dumps(event.data, separators=(",", ":"))
-        event.wire = f"event: {event.name}\ndata: {data}\n\n".encode()
+        event.wire = b"event: " + event.name.encode() + b"\ndata: " + encode(event.data) + b"\n\n"
     return event.wire

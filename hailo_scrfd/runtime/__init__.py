@@ -1,1 +1,1 @@
-"""`SCRFDModel` (load, health, self-healing) and the inference worker that owns the backend."""
+"""`SCRFDModel` (load, health, self-healing) and the inference worker that admits runs to the backend."""

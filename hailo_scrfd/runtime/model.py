@@ -51,6 +51,14 @@ def _letterbox(spec: InputSpec, image_hw: tuple[int, int]) -> Letterbox:
     return (fit_letterbox if spec.dynamic else fixed_letterbox)(image_hw, spec.hw)
 
 
+def _is_top_left(image: np.ndarray, canvas: np.ndarray | None, letterbox: Letterbox) -> bool:
+    """Whether ``canvas`` can be the input as it is: ``image`` is a view at its very start, unscaled, and it has
+    the letterbox's size (the zero padding is the caller's promise)."""
+    return (canvas is not None and image.base is canvas and canvas.shape[:2] == letterbox.input_hw
+            and letterbox.resized_hw == image.shape[:2]
+            and image.__array_interface__["data"][0] == canvas.__array_interface__["data"][0])
+
+
 class SCRFDModel:
     """One SCRFD model, loaded once with :meth:`load` and shared by every request thread.
 
@@ -239,8 +247,7 @@ class SCRFDModel:
         if original_size is not None and original_size != (width, height):
             scale = (scale[0] * width / original_size[0], scale[1] * height / original_size[1])
             width, height = original_size
-        fits = canvas is not None and canvas.shape[:2] == letterbox.input_hw and letterbox.resized_hw == image.shape[:2]
-        tensor = backend.prepare(canvas if fits else letterbox.apply(image))
+        tensor = backend.prepare(canvas if _is_top_left(image, canvas, letterbox) else letterbox.apply(image))
         t1 = time.perf_counter()
         outputs, engine_ms = worker.infer(tensor, self.config.performance.inference_timeout_s)
         t2 = time.perf_counter()

@@ -8,15 +8,18 @@ the line; a finished run hands its slot straight to the next caller in line (one
 thundering herd). A full line is refused at once (503 with Retry-After) rather than building a
 backlog that would time out anyway.
 
-A run that takes longer than the timeout is the backend's fault, not the caller's: the watchdog
-thread reports it (``on_failure``), the model re-creates the backend, and closing the old backend
-is what ends the run (ONNX Runtime's ``RunOptions.terminate``, HailoRT's model shutdown, the fault
-hook's release), so its caller answers 503 ``inference_timeout``. A caller still in line at its
-deadline leaves the line with the same error, and nothing is reported.
+Timeouts (``timeout_s``, config ``performance.inference_timeout_s``): a caller waits at most that long
+in line (then 503 ``inference_timeout``; nothing is reported, the engine is only busy), and a run
+that takes longer than that is the backend's fault: the watchdog thread reports it (``on_failure``),
+the model re-creates the backend, and closing the old backend is what ends the run (ONNX Runtime's
+``RunOptions.terminate``, HailoRT's model shutdown, the fault hook's release), so its caller answers
+503 ``inference_timeout`` too. A run that closing the backend cut short answers 503
+``model_not_ready``. A non-``Exception`` (KeyboardInterrupt, SystemExit) raised in a run reaches its
+caller as it is, and is no backend fault.
 
 Dynamic batching (a backend with ``max_batch`` > 1): the caller whose turn it is also takes the
 callers waiting behind it, up to the cap, runs them as one batch and hands each its outputs. When
-another run is already in flight it may wait ``batch_wait_s`` for more; a caller that finds the
+another run is inside the engine it may wait ``batch_wait_s`` for more; a caller that finds the
 engine idle runs at once, so a lone request never waits.
 """
 
@@ -36,12 +39,13 @@ log = logging.getLogger(__name__)
 WATCHDOG_TICK_S = 0.05  # how often runs are checked against their deadline (no cost on the request path)
 
 WAITING, TURN, RUNNING, DONE, REFUSED = range(5)
+RECREATING = "the backend is being re-created; retry shortly"
 
 
 class _Job:
     """One caller's tensor and, once it ran, its outcome."""
 
-    __slots__ = ("tensor", "state", "ready", "outputs", "engine_ms", "error", "timed_out")
+    __slots__ = ("tensor", "state", "ready", "outputs", "engine_ms", "error", "timed_out", "cut_short")
 
     def __init__(self, tensor) -> None:
         self.tensor = tensor
@@ -50,11 +54,14 @@ class _Job:
         self.outputs: Any = None
         self.engine_ms = 0.0
         self.error: BaseException | None = None
-        self.timed_out = False
+        self.timed_out = False  # its run outlived the deadline
+        self.cut_short = False  # its run failed while the worker was being closed
 
 
 class InferenceWorker:
-    """Runs inferences on one backend for any number of calling threads; see the module docstring."""
+    """Runs inferences on one backend for any number of calling threads; see the module docstring.
+    ``on_failure(worker, exc)``: called (once per fault) when a run fails or outlives its deadline; it is what
+    ends a stuck run, by closing the backend, so without it a stuck run is only reported, never ended."""
 
     def __init__(self, backend: Backend, max_queue_size: int,
                  on_failure: Callable[["InferenceWorker", BaseException], None] | None = None,
@@ -66,12 +73,12 @@ class InferenceWorker:
         self._slots = max(1, backend.max_in_flight)
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)  # a batching caller waits on it for more jobs
+        self._drained = threading.Condition(self._lock)
         self._free = self._slots
         self._line: collections.deque[_Job] = collections.deque()
-        self._running: dict[int, tuple[float, float, list[_Job]]] = {}  # id(batch) -> (deadline, timeout, jobs)
+        self._running: dict[int, tuple[float, float, list[_Job]]] = {}  # id -> (deadline, timeout, its jobs)
         self._gathering = 0
         self._closed = False
-        self._drained = threading.Condition(self._lock)
         self._watchdog = threading.Thread(target=self._watch, name="scrfd-inference-watchdog", daemon=True)
         self._watchdog.start()
 
@@ -84,7 +91,7 @@ class InferenceWorker:
         job = _Job(tensor)
         with self._lock:
             if self._closed:
-                raise ModelNotReady("the backend is being re-created; retry shortly")
+                raise ModelNotReady(RECREATING)
             if self._free and not self._line:
                 self._free -= 1
                 job.state = TURN
@@ -98,24 +105,31 @@ class InferenceWorker:
         if job.state != TURN:
             self._wait_for_turn(job, timeout_s)
         if job.state == TURN:
-            self._run(self._gather(job), timeout_s)
+            self._run(job, timeout_s)
         return self._outcome(job, timeout_s)
 
     def _wait_for_turn(self, job: _Job, timeout_s: float) -> None:
-        if not job.ready.wait(timeout_s):
+        try:
+            turned = job.ready.wait(timeout_s)
+        except BaseException:  # interrupted while in line: leave it, and pass on a slot it was just given
+            with self._lock:
+                if job.state == WAITING:
+                    self._line.remove(job)
+                elif job.state == TURN:
+                    self._pass_slot()
+            raise
+        if not turned:
             with self._lock:
                 if job.state == WAITING:  # still in line: the engine is busy, not stuck
                     self._line.remove(job)
-                    raise InferenceTimeout(f"inference did not finish within {timeout_s:g} s") from None
-        if job.state == RUNNING:
-            job.ready.wait()  # in another caller's batch, whose run the watchdog bounds
+                    raise InferenceTimeout(f"inference did not finish within {timeout_s:g} s")
+        # In another caller's batch: that run is bounded by the watchdog; this bound is the last resort.
+        if job.state == RUNNING and not job.ready.wait(2 * timeout_s + 1):
+            raise InferenceTimeout(f"inference did not finish within {timeout_s:g} s")
 
-    def _gather(self, first: _Job) -> list[_Job]:
-        """``first`` and, with batching, the jobs waiting behind it, up to the batch cap."""
-        jobs = [first]
+    def _gather(self, jobs: list[_Job]) -> None:
+        """Append the jobs waiting behind ``jobs[0]`` to it, up to the batch cap (batching backends only)."""
         cap = self.backend.max_batch
-        if cap <= 1:
-            return jobs
         with self._lock:
             deadline = None
             while len(jobs) < cap:
@@ -124,51 +138,64 @@ class InferenceWorker:
                     job.state = RUNNING
                     jobs.append(job)
                     continue
-                others_running = self._slots - self._free - 1
-                if others_running <= 0 or self._batch_wait_s <= 0 or self._closed:
+                if not self._running or self._batch_wait_s <= 0 or self._closed:
                     break  # the engine is idle: waiting would only add latency
                 deadline = deadline or time.monotonic() + self._batch_wait_s
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._gathering += 1
-                self._arrived.wait(remaining)
-                self._gathering -= 1
-        return jobs
+                try:
+                    self._arrived.wait(remaining)
+                finally:
+                    self._gathering -= 1
 
-    def _run(self, jobs: list[_Job], timeout_s: float) -> None:
-        """Run ``jobs`` (one, or a batch) in this thread, give each its outcome, then pass the slot on."""
-        key, deadline = id(jobs), time.monotonic() + timeout_s
-        with self._lock:
-            self._running[key] = (deadline, timeout_s, jobs)
+    def _run(self, first: _Job, timeout_s: float) -> None:
+        """Run ``first`` (and, batching, the jobs behind it) in this thread, give each its outcome, and pass
+        the slot on, whatever happens."""
+        jobs, key, deadline, failed = [first], id(first), time.monotonic() + timeout_s, None
+        try:
+            if self.backend.max_batch > 1:
+                self._gather(jobs)
+            with self._lock:
+                self._running[key] = (deadline, timeout_s, jobs)
+            failed = self._infer(jobs)
+        finally:
+            late = failed is not None and time.monotonic() >= deadline  # an engine's own timer fired first
+            with self._lock:
+                self._running.pop(key, None)
+                reported, closed = first.timed_out, self._closed
+                for job in jobs:
+                    job.timed_out = job.timed_out or late
+                    job.cut_short = failed is not None and closed
+                    if job.outputs is None and job.error is None:  # a non-Exception ended the run
+                        job.error = ModelNotReady("the inference was interrupted; retry shortly")
+                self._pass_slot()
+            for job in jobs[1:]:  # the others of a batch, waiting in _wait_for_turn
+                job.state = DONE
+                job.ready.set()
+            first.state = DONE
+        if failed is not None and not (reported or closed):
+            self._report(TimeoutError(f"an inference ran longer than {timeout_s:g} s") if late else failed)
+
+    def _infer(self, jobs: list[_Job]) -> Exception | None:
+        """One engine run for ``jobs``: their outputs, or the engine's error on each of them (returned)."""
         start = time.perf_counter()
         try:
             if len(jobs) == 1:
                 results = [self.backend.infer(jobs[0].tensor)]
             else:
                 results = self.backend.infer_batch([job.tensor for job in jobs])
-        except BaseException as exc:  # handed to every caller of the batch
+            if len(results) != len(jobs):
+                raise RuntimeError(f"the backend returned {len(results)} outputs for {len(jobs)} inputs")
+        except Exception as exc:  # handed to every caller of the batch
             for job in jobs:
                 job.error = exc
-            failed = exc
-        else:
-            engine_ms = (time.perf_counter() - start) * 1000.0
-            for job, outputs in zip(jobs, results, strict=True):
-                job.outputs, job.engine_ms = outputs, engine_ms
-            failed = None
-        with self._lock:
-            del self._running[key]
-            reported = jobs[0].timed_out  # the watchdog has reported this run already
-            late = failed is not None and time.monotonic() >= deadline  # an engine's own timer fired first
-            for job in jobs if late else ():
-                job.timed_out = True
-            self._pass_slot()
-        for job in jobs[1:]:  # the others of a batch, waiting in _wait_for_turn
-            job.state = DONE
-            job.ready.set()
-        jobs[0].state = DONE
-        if failed is not None and not reported:
-            self._report(TimeoutError(f"an inference ran longer than {timeout_s:g} s") if late else failed)
+            return exc
+        engine_ms = (time.perf_counter() - start) * 1000.0
+        for job, outputs in zip(jobs, results, strict=True):
+            job.outputs, job.engine_ms = outputs, engine_ms
+        return None
 
     def _pass_slot(self) -> None:
         """Give the freed slot to the next caller in line, or back to the pool (under the lock)."""
@@ -183,7 +210,7 @@ class InferenceWorker:
 
     def _outcome(self, job: _Job, timeout_s: float) -> tuple[Any, float]:
         if job.state == REFUSED:
-            raise ModelNotReady("the backend is being re-created; retry shortly")
+            raise ModelNotReady(RECREATING)
         exc = job.error
         if exc is None:
             return job.outputs, job.engine_ms
@@ -191,9 +218,10 @@ class InferenceWorker:
             raise InferenceTimeout(f"inference did not finish within {timeout_s:g} s") from None
         if isinstance(exc, ModelNotReady):
             raise exc
+        if job.cut_short:  # a healthy run ended by the re-creation another run's fault started
+            raise ModelNotReady(RECREATING) from None
         log.error("inference failed: %s: %s", type(exc).__name__, exc)
-        raise InferenceFailed(f"inference failed on the backend ({type(exc).__name__}); "
-                              "the backend is being re-created") from None
+        raise InferenceFailed(f"inference failed on the backend ({type(exc).__name__}); {RECREATING}") from None
 
     def _watch(self) -> None:
         """Report each run that outlives its deadline, once; the model then re-creates the backend."""
@@ -216,15 +244,14 @@ class InferenceWorker:
             self._on_failure(self, exc)
 
     def close(self, *, drain: bool = True, timeout_s: float = 5.0) -> None:
-        """Take no new work. ``drain``: let the callers in line run first, waiting up to ``timeout_s``
-        for every run to end; else refuse them at once (ModelNotReady) and return."""
+        """Take no new work. ``drain``: let the callers in line run first, waiting up to ``timeout_s`` for every
+        run to end; the callers still in line then (or at once, without ``drain``) are refused (ModelNotReady)."""
         with self._lock:
             self._closed = True
             self._arrived.notify_all()
-            if not drain:
-                while self._line:
-                    job = self._line.popleft()
-                    job.state = REFUSED
-                    job.ready.set()
-                return
-            self._drained.wait_for(lambda: self._free == self._slots and not self._line, timeout_s)
+            if drain:
+                self._drained.wait_for(lambda: self._free == self._slots and not self._line, timeout_s)
+            while self._line:
+                job = self._line.popleft()
+                job.state = REFUSED
+                job.ready.set()

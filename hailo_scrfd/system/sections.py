@@ -51,11 +51,12 @@ class LimitsSection:
 
 @dataclass(frozen=True)
 class PerformanceSection:
-    worker_threads: int = _key(8, "HTTP worker threads: they decode, pre- and post-process in parallel.",
+    worker_threads: int = _key(8, "HTTP worker threads: they decode, run the engine and post-process in parallel.",
                                min=1, max=256)
     max_queue_size: int = _key(32, "Inference jobs that may wait; beyond it requests get 503 with Retry-After.",
                                min=1, max=10000)
-    inference_timeout_s: float = _key(10.0, "How long a request waits for its inference before a 503.",
+    inference_timeout_s: float = _key(10.0, "How long a request may wait in line for the engine, and how long "
+                                      "its run may take before the backend is re-created; either gives a 503.",
                                       min=0.1, max=600)
     batch_wait_ms: float = _key(2.0, "With dynamic batching on (onnx.batch_max > 1), how long a job that finds "
                                 "the engine busy may wait for others to fill its batch; a lone job never waits.",

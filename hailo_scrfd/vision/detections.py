@@ -112,7 +112,7 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
     """Greedy non-maximum suppression; indices of the kept boxes, highest score first.
 
     A box is suppressed when its IoU with a kept, higher-scoring box exceeds
-    ``iou_threshold`` (evaluated as intersection > threshold x union, in the boxes' dtype).
+    ``iou_threshold`` (evaluated as intersection > threshold x union, in float64).
     Up to :data:`NMS_MATRIX_MAX` boxes, the overlaps come from one matrix (a crowd's
     hundreds of candidates in one call); above it, one row per kept box, so memory stays
     linear. Both give the same boxes.
@@ -121,9 +121,7 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
     if order.size <= NMS_MATRIX_MAX:
         boxes = xyxy[order]
         inter, union = _intersection_union(boxes, boxes)
-        # IoU > t as inter > t * union: no division, which with its zero-union guard was a third of the cost
-        # with the caches cold after an engine run. A zero union has zero intersection: never suppressed.
-        return order[_greedy(inter > iou_threshold * union)]
+        return order[_greedy(_overlaps(inter, union, iou_threshold))]
     keep = []
     while order.size:
         i, rest = order[0], order[1:]
@@ -131,8 +129,15 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarra
         if rest.size == 0:
             break
         inter, union = _intersection_union(xyxy[i:i + 1], xyxy[rest])
-        order = rest[~(inter[0] > iou_threshold * union[0])]
+        order = rest[~_overlaps(inter[0], union[0], iou_threshold)]
     return np.asarray(keep, dtype=np.int64)
+
+
+def _overlaps(inter: np.ndarray, union: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """IoU > ``iou_threshold`` as inter > t x union, in float64 as box_iou divides: no division, which with its
+    zero-union guard was a third of NMS's cost with the caches cold after an engine run. A zero union has a
+    zero intersection, so such a pair never overlaps, as box_iou gives it IoU 0."""
+    return inter > union.astype(np.float64) * iou_threshold
 
 
 def _greedy(over: np.ndarray) -> np.ndarray:

@@ -33,12 +33,13 @@ def top_left_canvas(image: np.ndarray, canvas_hw: tuple[int, int], resized_hw: t
     elsewhere. ``image`` is RGB, or greyscale ``(H, W)``, which is spread to three channels.
 
     An RGB image resizes straight into the canvas, and only the padding is zeroed, so each pixel is written
-    once; an image that already is the whole canvas is returned as it is (callers only read canvases).
+    once; a writable, contiguous image that already is the whole canvas is returned as it is (callers only
+    read canvases; HailoRT's ``set_buffer`` takes writable buffers only, and Pillow's arrays are read-only).
     """
     rh, rw = resized_hw
     same_size = image.shape[:2] == (rh, rw)
     rgb = image.ndim == 3 and image.dtype == np.uint8
-    if same_size and rgb and (rh, rw) == tuple(canvas_hw) and image.flags.c_contiguous:
+    if same_size and rgb and (rh, rw) == tuple(canvas_hw) and image.flags.c_contiguous and image.flags.writeable:
         return image
     canvas = np.empty((*canvas_hw, 3), dtype=np.uint8)
     region = canvas[:rh, :rw]

@@ -281,3 +281,20 @@ def test_threads_do_not_leak_across_recoveries(hailo_model, load_image, sim):
             model.detect_faces(load_image("s_l.jpg"))
         assert wait_for(lambda: model.state == "ok")
     assert threading.active_count() <= before + 2
+
+
+def test_a_read_only_canvas_still_reaches_the_device(hailo_model, load_image):
+    """Pillow's arrays are read-only, and HailoRT's set_buffer refuses those (the simulation too): prepare copies."""
+    model = hailo_model()
+    backend = model.backend
+    canvas = np.zeros((*backend.input_spec.hw, 3), np.uint8)
+    canvas.setflags(write=False)
+    tensor = backend.prepare(canvas)
+    assert tensor.flags.writeable and tensor.flags.c_contiguous
+    assert len(backend.infer(tensor)) == 3
+    slot = backend._slots.get()
+    try:
+        with pytest.raises(ValueError, match="not writeable"):
+            slot.bindings.input().set_buffer(canvas)
+    finally:
+        backend._slots.put(slot)

@@ -141,6 +141,9 @@ def test_decoding_straight_into_the_canvas_changes_no_face(model_factory, shared
     pixels, original = decode_image_reduced(data, max_pixels=10**8, long_side=640)
     copied = model.detect_faces(pixels, original_size=original).faces
     direct = model.detect_faces(image.pixels, original_size=image.original_size, canvas=image.canvas).faces
+    stranger = model.detect_faces(image.pixels.copy(), original_size=image.original_size,
+                                  canvas=np.zeros_like(image.canvas)).faces  # not the pixels' canvas: not used
     assert len(direct) == 6
-    for a, b in ((direct.xyxy, copied.xyxy), (direct.scores, copied.scores), (direct.landmarks, copied.landmarks)):
-        np.testing.assert_array_equal(a, b)
+    for other in (copied, stranger):
+        for a, b in ((direct.xyxy, other.xyxy), (direct.scores, other.scores), (direct.landmarks, other.landmarks)):
+            np.testing.assert_array_equal(a, b)

@@ -194,3 +194,95 @@ def test_close_drains_the_line_then_refuses_new_calls():
         thread.join(5)
         assert "result" in out  # the one in line still ran
     assert backend.started == [0, 1]
+
+
+def test_a_keyboard_interrupt_in_the_engine_reaches_its_caller_and_frees_the_slot():
+    class Interrupted(Gate):
+        def infer(self, tensor):
+            if int(tensor[0]) == 0:
+                raise KeyboardInterrupt
+            return [int(tensor[0])]
+
+    reports = []
+    worker = InferenceWorker(Interrupted(), max_queue_size=4, on_failure=lambda w, exc: reports.append(exc))
+    with pytest.raises(KeyboardInterrupt):
+        worker.infer(np.array([0]), 5)
+    assert reports == []  # not the engine's fault: no re-creation
+    assert worker.infer(np.array([1]), 5)[0] == [1]  # the slot came back
+    worker.close()
+
+
+class Batching(Gate):
+    """A Gate that also runs batches, noting each batch's size; runs of value 0 block until released."""
+
+    max_batch = 4
+
+    def __init__(self, max_in_flight=2, wrong_count=False):
+        super().__init__(max_in_flight=max_in_flight)
+        self.batches: list[int] = []
+        self.wrong_count = wrong_count
+
+    def infer(self, tensor):
+        if int(tensor[0]) == 0:
+            return super().infer(tensor)
+        self.batches.append(1)
+        return [int(tensor[0])]
+
+    def infer_batch(self, tensors):
+        self.batches.append(len(tensors))
+        outputs = [[int(t[0])] for t in tensors]
+        return outputs[:-1] if self.wrong_count else outputs
+
+
+def test_with_a_run_inside_the_engine_the_next_caller_waits_to_gather_a_batch():
+    backend = Batching()
+    worker = InferenceWorker(backend, max_queue_size=8, batch_wait_s=1.0)
+    blocker = run_in_thread(worker, 0)
+    wait_until(lambda: backend.started == [0])
+    start = time.monotonic()
+    calls = [run_in_thread(worker, 1)]
+    time.sleep(0.1)  # the second slot's caller is gathering now
+    calls += [run_in_thread(worker, v) for v in (2, 3)]
+    for thread, _ in calls:
+        thread.join(5)
+    assert backend.batches == [3] and 0.1 < time.monotonic() - start < 1.5
+    assert sorted(out["result"][0][0] for _, out in calls) == [1, 2, 3]
+    backend.release.set()
+    blocker[0].join(5)
+    worker.close()
+
+
+def test_a_batch_answered_with_the_wrong_number_of_outputs_fails_every_caller_and_hangs_none():
+    backend, reports = Batching(max_in_flight=1, wrong_count=True), []
+    worker = InferenceWorker(backend, max_queue_size=8, on_failure=lambda w, exc: reports.append(exc))
+    blocker = run_in_thread(worker, 0)
+    wait_until(lambda: backend.started == [0])
+    calls = [run_in_thread(worker, v) for v in (1, 2, 3)]
+    wait_until(lambda: worker.queue_depth == 3)
+    backend.release.set()
+    for thread, _ in [blocker, *calls]:
+        thread.join(5)
+        assert not thread.is_alive()
+    assert backend.batches == [3]
+    assert all(isinstance(out["error"], InferenceFailed) for _, out in calls)
+    assert len(reports) == 1 and "3 inputs" in str(reports[0])
+    assert worker.infer(np.array([4]), 5)[0] == [4]
+    worker.close()
+
+
+def test_a_healthy_run_that_the_re_creation_cuts_short_answers_model_not_ready():
+    backend, reports = Gate(max_in_flight=2), []
+
+    def on_failure(failed, exc):
+        reports.append(exc)
+        failed.close(drain=False, timeout_s=0)
+        failed.backend.close()
+
+    worker = InferenceWorker(backend, max_queue_size=4, on_failure=on_failure)
+    stuck = run_in_thread(worker, 0, timeout_s=0.3)
+    wait_until(lambda: backend.started == [0])
+    healthy = run_in_thread(worker, 1, timeout_s=30)
+    for thread, _ in (stuck, healthy):
+        thread.join(5)
+    assert isinstance(stuck[1]["error"], InferenceTimeout)
+    assert isinstance(healthy[1]["error"], ModelNotReady) and len(reports) == 1

@@ -313,6 +313,10 @@ class ConfiguredInferModel:
             def set_buffer(self, buffer):
                 if not buffer.flags.c_contiguous:
                     raise HailoRTException("Buffer must be C_CONTIGUOUS")
+                # infer_model_api.cpp: MemoryView(buffer.mutable_data(), nbytes); pybind11's mutable_data()
+                # refuses a read-only array with std::domain_error, which Python sees as ValueError.
+                if not buffer.flags.writeable:
+                    raise ValueError("array is not writeable")
                 self._buffer = buffer  # MemoryView(data, nbytes): no shape or dtype check here
 
             def get_buffer(self, tf_format=False):
