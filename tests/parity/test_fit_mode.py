@@ -128,9 +128,11 @@ def test_a_model_that_cannot_resize_falls_back_to_fixed(shared, tmp_path, caplog
 
 
 @pytest.mark.parametrize("onnx__input_mode", ["fit", "fixed"])
-def test_decoding_straight_into_the_canvas_changes_no_face(model_factory, shared, onnx__input_mode):
-    """t1.jpg (1280 px wide) decodes at 1/2 straight into the network canvas; the faces are bit-identical."""
+def test_decoding_straight_into_the_canvas_changes_no_face(model_factory, shared, onnx__input_mode, monkeypatch):
+    """t1.jpg (1280 px wide) decodes at 1/2 straight into the network canvas, which is then the input as it is;
+    the faces are bit-identical."""
     from hailo_scrfd.pipeline import FacePipeline
+    from hailo_scrfd.vision.letterbox import Letterbox
 
     model = model_factory(onnx__input_mode=onnx__input_mode)
     pipeline = FacePipeline.from_config(model, model.config)
@@ -140,7 +142,9 @@ def test_decoding_straight_into_the_canvas_changes_no_face(model_factory, shared
                                                                    else (640, 640))
     pixels, original = decode_image_reduced(data, max_pixels=10**8, long_side=640)
     copied = model.detect_faces(pixels, original_size=original).faces
-    direct = model.detect_faces(image.pixels, original_size=image.original_size, canvas=image.canvas).faces
+    with monkeypatch.context() as patch:
+        patch.setattr(Letterbox, "apply", lambda *_: pytest.fail("the canvas was not used: the pixels were copied"))
+        direct = model.detect_faces(image.pixels, original_size=image.original_size, canvas=image.canvas).faces
     stranger = model.detect_faces(image.pixels.copy(), original_size=image.original_size,
                                   canvas=np.zeros_like(image.canvas)).faces  # not the pixels' canvas: not used
     assert len(direct) == 6
