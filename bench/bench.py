@@ -177,6 +177,7 @@ def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n
               "decode_floor": {p: fastest_decode_ms(d, floor_n) for p, d in files},
               "engine_at": {p: engine_ms_for(backend, d, floor_n) for p, d in files}}
     result["t1_decode_share"] = fastest_decode_share(t1, model, tensor, n)
+    result["big_decode_share"] = fastest_decode_share(big, model, tensor, floor_n)
     result["t1_faces"] = faces_to_json(model.detect_faces(pixels, None, original).faces)
     model.close()
     return result
@@ -193,13 +194,13 @@ def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int,
         levels = {c: http_load(port, t1, "image/jpeg", c, per_client if c > 1 else n) for c in (1, 4, 8)}
         photo_http = {p: statistics.median(latencies(http_load(port, d, MIME[Path(p).suffix], 1, max(3, n // 3))[0]))
                       for p, d in photos.items()}
-        big_http = statistics.median(latencies(http_load(port, big, "image/jpeg", 1, max(3, n // 3))[0]))
+        big_samples = overhead_samples(port, big, max(3, n // 3))  # each request's own decode and engine
         round_trip = statistics.median(latencies(http_load(port, b"", "", 1, n, path="/health")[0]))
         overhead = overhead_samples(port, t1, 3 * n)  # the smallest difference measured: more samples
         rss = rss_mb(server.proc.pid)
     finally:
         server.stop()
-    return {"levels": levels, "photo_http": photo_http, "big_http": big_http, "round_trip": round_trip,
+    return {"levels": levels, "photo_http": photo_http, "big": big_samples, "round_trip": round_trip,
             "overhead": overhead,
             "rss": rss, "startup_s": startup_s}
 
