@@ -13,8 +13,8 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 MMAP_THRESHOLD = 8 * 1024 * 1024
-TRIM_THRESHOLD = 256 * 1024 * 1024  # in effect: the heaps keep their working size (see tune_for_serving)
-ARENA_MAX = 2
+TRIM_THRESHOLD = 32 * 1024 * 1024
+ARENA_MAX = 1  # one heap for every thread: flat RSS (see tune_for_serving)
 
 
 def tune_for_serving() -> None:
@@ -24,13 +24,14 @@ def tune_for_serving() -> None:
     glibc serves those with mmap and unmaps them on free, so every request page-faults
     them in again: measured here, that was 3 ms of a 25 ms request. A fixed 8 MB mmap
     threshold keeps them in the heap for reuse (decoded photos above it are still
-    unmapped when freed), and two malloc arenas instead of one per thread keep what the
-    heaps retain bounded (RSS after a mixed load: 283 MB, against 445 MB with an arena
-    per thread). The heaps are not trimmed below their working size: since the HTTP
-    threads run the engine themselves, a 32 MB trim threshold made the soak's RSS swing
-    between 218 and 270 MB as heaps were given back and faulted in again; with none, it
-    stays at 267-269 MB. OpenCV's own thread pool only competes with ONNX Runtime's
-    threads and the HTTP threads, which already work in parallel.
+    unmapped when freed), and one malloc arena for every thread keeps what the heap
+    retains bounded. Since the HTTP threads run the engine themselves, the 60-s mixed
+    soak's RSS settles flat at 236-242 MB with one arena; with two it swung between 218
+    and 270 MB as the heaps were trimmed and grown again (or crept from 295 to 310 MB
+    untrimmed), and with an arena per thread it reached 445 MB. One arena did not cost
+    throughput: 8 clients, 1.03x the previous code, six rounds each in turn. OpenCV's
+    own thread pool only competes with ONNX Runtime's threads and the HTTP threads,
+    which already work in parallel.
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
