@@ -17,7 +17,7 @@ from ..system.config import SCRFDServiceConfig
 from .base import check_model_file
 from .onnx import OnnxBackend
 from .onnx_cache import _cpu_flags
-from .onnx_quantize import cache_path, find_quantized
+from .onnx_quantize import cache_path, find_quantized, outdated_quantized
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,15 @@ def create_onnx(config: SCRFDServiceConfig, model_path: str) -> OnnxBackend:
         return OnnxBackend(model_path, section, timeout)
     int8_path = find_quantized(model_path)
     if int8_path is None:
+        outdated = outdated_quantized(model_path)
+        why = (f" (only {', '.join(p.name for p in outdated)}, made by an earlier INT8 recipe, which lost "
+               "accuracy on x86 CPUs without VNNI)") if outdated else ""
         if precision == "int8":
             raise ModelLoadError(f"model.precision is int8 but {model_path} has no INT8 version in "
-                                 f"{cache_path(model_path).parent}: make one with  hailo-scrfd quantize "
+                                 f"{cache_path(model_path).parent}{why}: make one with  hailo-scrfd quantize "
                                  f"{model_path} --calibration DIR_OF_PHOTOS")
-        log.info("model.precision auto: no INT8 version of %s (hailo-scrfd quantize makes one): FP32", model_path)
+        log.info("model.precision auto: no INT8 version of %s%s (hailo-scrfd quantize makes one): FP32",
+                 model_path, why)
         return OnnxBackend(model_path, section, timeout)
     decision = decision_path(int8_path, section)
     decided = _read_decision(decision) if precision == "auto" else None
