@@ -1,5 +1,6 @@
-"""Interleaved A/B measures for the benchmark: FP32 against INT8, batching on against off, and ours against
-the naive peer (bench/peer.py), each round running every side in turn so machine load hits all alike.
+"""Interleaved A/B measures for the benchmark: FP32 against INT8, batching on against off, the busy session
+against one session, and ours against the naive peer (bench/peer.py), each round running every side in turn
+so machine load hits all alike.
 
 Throughput is measured on held-out WIDER FACE val photos: the ones INT8 calibration never saw.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -27,7 +29,9 @@ from support.server import ServerProcess, clean_env, free_port
 ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION = 61  # one photo of each of the 61 events (the first, sorted); the other 61 are held out
 SERVERS = {"ours (default: precision auto)": "", "ours, precision fp32": "model:\n  precision: fp32\n",
-           "ours, dynamic batching (onnx.batch_max 4)": "onnx:\n  batch_max: 4\n"}
+           "ours, dynamic batching (onnx.batch_max 4)": "onnx:\n  batch_max: 4\n",
+           # every run on one session with all the threads, as before onnx.busy_threads
+           "ours, one session (onnx.busy_threads = cores)": f"onnx:\n  busy_threads: {len(os.sched_getaffinity(0))}\n"}
 PEER = "naive peer (Flask dev server + InsightFace)"
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import io
-import json
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +40,7 @@ from hailo_scrfd.vision.letterbox import fit_letterbox  # noqa: E402
 from bench import ab, report  # noqa: E402
 from bench.client import http_load, overhead_samples  # noqa: E402
 from bench.stack import stack_floor  # noqa: E402
+from bench.latency import Reference, photo_rows  # noqa: E402
 from bench.common import timed  # noqa: E402
 from bench.report import latencies  # noqa: E402
 from support.data import shared_dir  # noqa: E402
@@ -49,25 +48,6 @@ from support.server import ServerProcess, clean_env  # noqa: E402
 
 PHOTOS = ["t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "gauss.png", "newton.png", "s_l.jpg"]
 MIME = {".jpg": "image/jpeg", ".png": "image/png"}
-REFERENCE = r"""
-import json, sys, time, statistics, cv2
-from insightface.model_zoo.scrfd import SCRFD
-model_path, n, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-det = SCRFD(model_file=model_path)
-det.prepare(-1, input_size=(640, 640))
-out = {}
-for p in paths:
-    img = cv2.imread(p)
-    for _ in range(3):
-        det.detect(img, input_size=(640, 640))
-    both, detect = [], []
-    for _ in range(n):
-        s = time.perf_counter(); img = cv2.imread(p); m = time.perf_counter()
-        det.detect(img, input_size=(640, 640)); e = time.perf_counter()
-        both.append((e - s) * 1e3); detect.append((e - m) * 1e3)
-    out[p] = [statistics.median(both), statistics.median(detect)]
-print(json.dumps(out))
-"""
 
 
 def rss_mb(pid: int) -> float:
@@ -134,22 +114,23 @@ def fastest_decode_share(data: bytes, model, tensor, n: int) -> float:
 
 def engine_ms_for(backend, data: bytes, n: int) -> float:
     """The engine alone on the input this photo becomes in fit mode."""
+    return statistics.median(timed(engine_on(backend, data), n))
+
+
+def engine_on(backend, data: bytes):
+    """A call of the engine on the input ``data`` becomes in fit mode."""
     pixels, _ = decode_image_reduced(data, max_pixels=10**9, long_side=640)
     tensor = backend.prepare(fit_letterbox(pixels.shape[:2], backend.input_spec.hw).apply(pixels))
-    return statistics.median(timed(lambda: backend.infer(tensor), n))
+    return lambda: backend.infer(tensor)
 
 
-def reference_times(python: Path, model: Path, shared: Path, n: int) -> dict[str, list[float]] | None:
-    """Per photo, the reference's [imread + detect(), detect() alone] in ms, or None if it is not installed."""
-    if not python.exists():
-        return None
-    paths = [str(shared / "images" / p) for p in PHOTOS]
-    proc = subprocess.run([str(python), "-c", REFERENCE, str(model), str(n), *paths], capture_output=True,
-                          text=True, timeout=600)
-    if proc.returncode != 0:
-        print(f"reference failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return None
-    return {Path(k).name: v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+def floor_parts(backend, n: int):
+    """For a file's bytes: (its fastest decoder here, chosen in a warm loop; the engine on its input)."""
+    def parts(data: bytes):
+        decoders = fastest_decoders(data)
+        fastest = min(decoders, key=lambda fn: statistics.median(timed(fn, n)))
+        return fastest, engine_on(backend, data)
+    return parts
 
 
 def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n: int, quick: bool) -> dict:
@@ -171,7 +152,7 @@ def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n
 
     in_process = timed(pipeline, n)
     floor_n = max(3, n // 4)
-    files = [*photos.items(), ("12 MP", big)]
+    files = [("t1.jpg", t1), ("12 MP", big)]
     result = {"engine": engine, "engine_rate": rate, "in_process": in_process, "backend": backend.name,
               "input_hw": letterbox.input_hw,
               "decode_floor": {p: fastest_decode_ms(d, floor_n) for p, d in files},
@@ -179,12 +160,14 @@ def measure_in_process(model_path: Path, photos: dict[str, bytes], big: bytes, n
     result["t1_decode_share"] = fastest_decode_share(t1, model, tensor, n)
     result["big_decode_share"] = fastest_decode_share(big, model, tensor, floor_n)
     result["t1_faces"] = faces_to_json(model.detect_faces(pixels, None, original).faces)
-    model.close()
+    result["model"] = model  # the floor of the per-photo rows runs on it, interleaved with the server
     return result
 
 
-def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int, per_client: int, env: dict) -> dict:
-    """Latency and throughput of a real server process, its RSS after the load and its start-up time."""
+def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int, per_client: int, env: dict,
+                 rows) -> dict:
+    """Latency and throughput of a real server process, its RSS after the load and its start-up time; ``rows``
+    (port -> per-photo rows) measures the photos against the reference while the server runs."""
     started = time.perf_counter()
     server = ServerProcess(model_path, env=clean_env(**env))
     try:
@@ -192,15 +175,14 @@ def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int,
         startup_s = time.perf_counter() - started
         port, t1 = server.port, photos["t1.jpg"]
         levels = {c: http_load(port, t1, "image/jpeg", c, per_client if c > 1 else n) for c in (1, 4, 8)}
-        photo_http = {p: statistics.median(latencies(http_load(port, d, MIME[Path(p).suffix], 1, max(3, n // 3))[0]))
-                      for p, d in photos.items()}
+        photo_rows = rows(port)
         big_samples = overhead_samples(port, big, max(3, n // 3))  # each request's own decode and engine
         round_trip = statistics.median(latencies(http_load(port, b"", "", 1, n, path="/health")[0]))
         overhead = overhead_samples(port, t1, 3 * n)  # the smallest difference measured: more samples
         rss = rss_mb(server.proc.pid)
     finally:
         server.stop()
-    return {"levels": levels, "photo_http": photo_http, "big": big_samples, "round_trip": round_trip,
+    return {"levels": levels, "photo_rows": photo_rows, "big": big_samples, "round_trip": round_trip,
             "overhead": overhead,
             "rss": rss, "startup_s": startup_s}
 
@@ -228,14 +210,22 @@ def main() -> int:
     local["stack"] = stack_floor(model_path, shared / "images" / "t1.jpg", {"faces": faces, "count": len(faces)},
                                  big, n)
     local["engine_ab"] = ab.engine_ab(model_path, int8_path, photos["t1.jpg"], n)
-    http = measure_http(model_path, photos, big, n, 4 if args.quick else 40, env)
+    reference = Reference(Path(args.reference_python), model_path)
+    try:
+        http = measure_http(model_path, photos, big, n, 4 if args.quick else 40, env,
+                            lambda port: photo_rows(port, {p: shared / "images" / p for p in PHOTOS},
+                                                    {p: MIME[Path(p).suffix] for p in PHOTOS},
+                                                    floor_parts(local["model"].backend, max(3, n // 4)), reference,
+                                                    max(5, n // 3)))
+    finally:
+        reference.close()
+        local.pop("model").close()
     held_out = ab.held_out_photos(shared, 4 if args.quick else 16)
     servers = ab.measure_servers(model_path, env, Path(args.reference_python), held_out, 2 if args.quick else 4,
                                  2 if args.quick else 12)
-    ref = reference_times(Path(args.reference_python), model_path, shared, max(5, n // 3))
     if quantize_s is not None:
         print(f"made the INT8 model first ({quantize_s:.0f} s): {int8_path}")
-    report.print_all(args.model, args.quick, local, http, ref, PHOTOS, servers, len(held_out))
+    report.print_all(args.model, args.quick, local, http, PHOTOS, servers, len(held_out))
     return 0
 
 

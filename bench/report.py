@@ -15,7 +15,7 @@ def latencies(samples: list[tuple[float, float | None]]) -> list[float]:
     return [latency for latency, _ in samples]
 
 
-def print_all(model: str, quick: bool, local: dict, http: dict, ref: dict | None, photos: list[str],
+def print_all(model: str, quick: bool, local: dict, http: dict, photos: list[str],
               servers: dict[str, list[float]], held_out: int) -> None:
     in_h, in_w = local["input_hw"]
     print(f"hailo-scrfd benchmark  model={model}  backend={local['backend']}  input {in_w}x{in_h} for t1.jpg  "
@@ -23,7 +23,7 @@ def print_all(model: str, quick: bool, local: dict, http: dict, ref: dict | None
     print()
     print_measures(local, http)
     print()
-    ratios, floors = print_photos(local, http, ref, photos)
+    ratios, floors = print_photos(http["photo_rows"], photos)
     print()
     print(f"RSS of the serving process after the load: {http['rss']:.0f} MB;  "
           f"start-up to ready: {http['startup_s']:.2f} s")
@@ -67,25 +67,24 @@ def _cell(value, width, fmt=".2f") -> str:
     return f"{value:{width}{fmt}}" if value is not None else f"{'n/a':>{width}s}"
 
 
-def print_photos(local: dict, http: dict, ref: dict | None, photos: list[str]) -> tuple[list[float], list[float]]:
+def print_photos(rows: dict[str, dict], photos: list[str]) -> tuple[list[float], list[float]]:
     """One row per photo; returns the ratios and floors of the JPEG photos the reference measured."""
     print("reference: InsightFace SCRFD.detect() at 640x640, in-process, same ONNX file. file-to-faces = cv2.imread "
           "+ detect(), which like the HTTP path must decode the file; strict = against detect() alone. floor = "
-          "(fastest decode of the file here + our engine on it) / ref file-to-faces: no server can do better")
+          "(fastest decode of the file here + our engine on it) / ref file-to-faces: no server can do better. "
+          "Each round times the HTTP request, the reference and the floor in turn; ratios are medians of the "
+          "rounds' own ratios")
     print(f"{'photo':28s}{'HTTP p50':>9s}{'ref file':>9s}{'ref det':>9s}{'decode':>8s}{'engine':>8s}"
           f"{'ratio':>7s}{'strict':>8s}{'floor':>7s}")
     ratios, floors = [], []
-    decode_floor, engine_at, photo_http = local["decode_floor"], local["engine_at"], http["photo_http"]
     for p in photos:
-        both, detect_only = ref[p] if ref else (None, None)
-        floor = (decode_floor[p] + engine_at[p]) / both if both else None
-        ratio = photo_http[p] / both if both else None
-        if ratio and p.lower().endswith(JPEG):
-            ratios.append(ratio)
-            floors.append(floor)
-        print(f"{p:28s}{photo_http[p]:9.1f}{_cell(both, 9, '.1f')}{_cell(detect_only, 9, '.1f')}"
-              f"{decode_floor[p]:8.1f}{engine_at[p]:8.1f}{_cell(ratio, 7)}"
-              f"{_cell(photo_http[p] / detect_only if detect_only else None, 8)}{_cell(floor, 7)}")
+        row = rows[p]
+        if row["ratio"] and p.lower().endswith(JPEG):
+            ratios.append(row["ratio"])
+            floors.append(row["floor"])
+        print(f"{p:28s}{row['http']:9.1f}{_cell(row['both'], 9, '.1f')}{_cell(row['detect'], 9, '.1f')}"
+              f"{row['decode']:8.1f}{row['engine']:8.1f}{_cell(row['ratio'], 7)}{_cell(row['strict'], 8)}"
+              f"{_cell(row['floor'], 7)}")
     return ratios, floors
 
 

@@ -76,6 +76,10 @@ class OnnxSection:
     threads: int = _key(0, "ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.", min=0, max=256)
     concurrency: int = _key(2, "ONNX Runtime runs in flight at once on the one session; two keep a "
                             "2-core CPU busy between runs (+12% throughput, same latency).", min=1, max=16)
+    busy_threads: int = _key(0, "Intra-op threads of a run that starts while another is in flight, on a second "
+                             "session (a lone run keeps onnx.threads); 0: the cores shared among onnx.concurrency "
+                             "runs. When it equals a lone run's threads, one session serves every run.",
+                             min=0, max=256)
     spinning: bool = _key(False, "Let idle ONNX Runtime threads spin: lower latency on an idle "
                           "machine, but they take CPU from request decoding.")
     batch_max: int = _key(1, "Dynamic batching: up to this many waiting jobs run as one batch, padded to a common "
