@@ -8,18 +8,17 @@ declarations (a test proves that the OpenAPI file agrees).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .declared import declarations, setting
+
+__all__ = ["ORDERS", "MODES", "DetectOptions", "QualityOptions", "AlignOptions", "RenderOptions", "RedactOptions",
+           "declarations", "setting"]
 
 
 ORDERS = ("area", "score", "quality", "center")  # the same as hailo_scrfd.vision.order.ORDERS (a test checks)
 MODES = ("fast", "full")  # the same as hailo_scrfd.vision.scales.MODES (a test checks)
-
-
-def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
-            choices: tuple[Any, ...] | None = None) -> Any:
-    """A dataclass field carrying its documentation and valid range."""
-    return field(default=default, metadata={"doc": doc, "min": min, "max": max, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,3 @@ class RedactOptions:
     """How /v1/redact covers each face."""
 
     style: str = setting("blur", "How each face (plus a 30 % margin) is covered.", choices=("blur", "pixelate", "fill"))
-
-
-def declarations(cls: type) -> dict[str, Mapping[str, Any]]:
-    """``{name: {"type", "default", "doc", "min", "max", "choices"}}`` for an options dataclass."""
-    return {f.name: {"type": f.type, "default": f.default, **f.metadata} for f in dataclasses.fields(cls)}

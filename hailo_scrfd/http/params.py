@@ -10,15 +10,14 @@ names the parameter.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from ..errors import InvalidParameter
-from ..options import AlignOptions, DetectOptions, QualityOptions, RedactOptions, RenderOptions, declarations
+from ..declared import check, declarations
+from ..options import AlignOptions, DetectOptions, QualityOptions, RedactOptions, RenderOptions
 from ..vision.align import template_for_size
 
-KINDS = {"int": int, "float": float, "str": str, "bool": bool}
 BOOLEAN_TEXT = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False,
                 "off": False}
 PARAM_ALIASES = {"jpg": "jpeg"}  # accepted spellings of a choice
@@ -26,59 +25,47 @@ PARAM_ALIASES = {"jpg": "jpeg"}  # accepted spellings of a choice
 
 @dataclass(frozen=True)
 class Param:
+    """One request parameter: its declaration, and how its text form (query string, form field) is read.
+
+    Reading the text is this class's job; checking the value (type, range, choices) is the declaration's
+    (:func:`hailo_scrfd.declared.check`), the same check the config file's values get.
+    """
+
     name: str
-    kind: type            # int, float or str
-    min: float | None = None
-    max: float | None = None
-    choices: tuple[str, ...] = ()
+    info: Mapping[str, Any]
 
     @classmethod
     def table(cls, options: type) -> dict[str, "Param"]:
         """The parameters of an options dataclass, from its declarations."""
-        return {name: cls(name, KINDS[info["type"]], info["min"], info["max"], info["choices"] or ())
-                for name, info in declarations(options).items()}
+        return {name: cls(name, info) for name, info in declarations(options).items()}
 
     def parse(self, value: Any, typed: bool) -> Any:
-        if self.kind is bool:
-            return self._boolean(value, typed)
-        if self.kind is str:
-            if not isinstance(value, str):
-                raise InvalidParameter(f"'{self.name}' must be a string")
+        value = self._typed(value) if typed else self._read_text(value)
+        try:
+            return check(self.info, value)
+        except ValueError as exc:
+            raise InvalidParameter(f"'{self.name}' {exc}") from None
+
+    def _typed(self, value: Any) -> Any:
+        """A JSON value: a choice in any case or alias; a whole float where an integer is declared."""
+        if isinstance(value, str) and self.info["choices"]:
             value = value.strip().lower()
-            value = PARAM_ALIASES.get(value, value)
-            if value not in self.choices:
-                raise InvalidParameter(f"'{self.name}' must be one of {', '.join(self.choices)}")
-            return value
-        number = self._number(value, typed)
-        if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
-            raise InvalidParameter(f"'{self.name}' must be between {self.min:g} and {self.max:g}, got {number:g}")
-        return number
+            return PARAM_ALIASES.get(value, value)
+        if self.info["type"] == "int" and isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
-    def _boolean(self, value: Any, typed: bool) -> bool:
-        if typed and isinstance(value, bool):
-            return value
-        if not typed and isinstance(value, str) and value.strip().lower() in BOOLEAN_TEXT:
-            return BOOLEAN_TEXT[value.strip().lower()]
-        raise InvalidParameter(f"'{self.name}' must be true or false, got {str(value)[:40]!r}")
-
-    def _number(self, value: Any, typed: bool) -> int | float:
-        expected = "an integer" if self.kind is int else "a number"
-        if typed:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidParameter(f"'{self.name}' must be {expected}, got {type(value).__name__}")
-            number = value
-        else:
-            try:
-                number = float(value) if self.kind is float else int(str(value).strip())
-            except (TypeError, ValueError):
-                raise InvalidParameter(f"'{self.name}' must be {expected}, got {str(value)[:40]!r}") from None
-        if not math.isfinite(number):
-            raise InvalidParameter(f"'{self.name}' must be a finite number")
-        if self.kind is int:
-            if number != int(number):
-                raise InvalidParameter(f"'{self.name}' must be an integer, got {number!r}")
-            return int(number)
-        return float(number)
+    def _read_text(self, value: Any) -> Any:
+        kind = self.info["type"]
+        if kind == "bool":
+            return BOOLEAN_TEXT.get(str(value).strip().lower(), value)
+        if kind == "str":
+            return self._typed(value)
+        try:
+            return float(value) if kind == "float" else int(str(value).strip())
+        except (TypeError, ValueError):
+            expected = "an integer" if kind == "int" else "a number"
+            raise InvalidParameter(f"'{self.name}' must be {expected}, got {str(value)[:40]!r}") from None
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ class FacePipeline:
         """A pipeline with the config's request defaults, quality thresholds and limits."""
         settings = {"defaults": DetectOptions.from_config(config.detection),
                     "quality_defaults": QualityOptions(quality=config.quality.enabled),
-                    "quality_settings": _quality_settings(config),
+                    "quality_settings": config.quality,
                     "refine_faces": config.quality.refine_faces,
                     "max_pixels": config.limits.max_image_pixels,
                     "reduced_decode": config.performance.reduced_decode}
@@ -173,12 +173,3 @@ class FacePipeline:
             "passes": passes,
         }
 
-
-def _quality_settings(config: SCRFDServiceConfig) -> QualitySettings:
-    """The ``quality.*`` thresholds; a combination QualitySettings refuses falls back to the defaults."""
-    values = {f.name: getattr(config.quality, f.name) for f in dataclasses.fields(QualitySettings)}
-    try:
-        return QualitySettings(**values)
-    except ValueError as exc:
-        log.warning("config: %s; using the default quality thresholds", exc)
-        return QualitySettings()

@@ -12,9 +12,9 @@ service from starting. A file that is missing or is not YAML at all is a
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from ..declared import check, declarations
 from ..errors import ConfigError
 from .models import find_default_hef
 from .sections import (MODEL_ENV, DebugSection, DetectionSection, HailoSection, HealthSection, LimitsSection,
@@ -78,11 +79,14 @@ class SCRFDServiceConfig:
             if raw is None:
                 raw = {}
             if not isinstance(raw, Mapping):
+                if getattr(sec_field.default_factory, "fail_closed", False):
+                    raise ConfigError(f"config: section '{sec_field.name}' must be a mapping; it fails closed: "
+                                      "the service does not start on its defaults")
                 warn(f"config: section '{sec_field.name}' must be a mapping; using its defaults")
                 raw = {}
             sections[sec_field.name] = _build_section(sec_field.default_factory, sec_field.name, raw, warn)
         for unknown in sorted(set(data) - set(sections)):
-            warn(f"config: unknown section '{unknown}' ignored")
+            _unknown(f"section '{unknown}'", str(unknown), None, warn)
         return cls(**sections)
 
     @classmethod
@@ -174,43 +178,40 @@ def read_yaml(path: Path) -> Any:
 def _build_section(section_cls: type, section_name: str, raw: Mapping[str, Any],
                    warn: Callable[[str], None]) -> Any:
     values = {}
-    known = {f.name: f for f in dataclasses.fields(section_cls)}
+    known = declarations(section_cls)
     for key, value in raw.items():
-        f = known.get(key)
-        if f is None:
-            warn(f"config: unknown key '{section_name}.{key}' ignored")
+        info = known.get(key)
+        if info is None:
+            _unknown(f"key '{section_name}.{key}'", key, section_cls, warn)
             continue
-        problem = _check(value, f.type, f.metadata)
-        if problem:
-            warn(f"config: {section_name}.{key}={value!r} is invalid ({problem}); using default {f.default!r}")
-            continue
-        values[key] = float(value) if f.type == "float" else tuple(value) if f.type.startswith("tuple") else value
-    return section_cls(**values)
+        try:
+            values[key] = check(info, value)
+        except ValueError as exc:
+            if info["fail_closed"] or getattr(section_cls, "fail_closed", False):
+                raise ConfigError(f"config: {section_name}.{key} {exc}; this key fails closed: the service does "
+                                  "not start on its default") from None
+            warn(f"config: {section_name}.{key}={value!r} is invalid ({exc}); using default {info['default']!r}")
+    try:
+        return section_cls(**values)
+    except ValueError as exc:  # a rule between keys (quality.min_brightness below max_brightness)
+        warn(f"config: {exc}; using the defaults of section '{section_name}'")
+        return section_cls()
 
 
-def _check(value: Any, type_name: str, meta: Mapping[str, Any]) -> str | None:
-    """Why ``value`` is not acceptable for a key of this type and metadata, or None if it is."""
-    if type_name == "str":
-        if not isinstance(value, str):
-            return "expected a string"
-    elif type_name == "bool":
-        if not isinstance(value, bool):
-            return "expected true or false"
-    elif type_name == "tuple[str, ...]":
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            return "expected a list of strings"
-    elif type_name == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return "expected an integer"
-    elif type_name == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return "expected a number"
-        if not math.isfinite(value):
-            return "expected a finite number"
-    if meta.get("choices") and value not in meta["choices"]:
-        return "expected one of " + ", ".join(map(str, meta["choices"]))
-    if meta.get("min") is not None and value < meta["min"]:
-        return f"below the minimum {meta['min']}"
-    if meta.get("max") is not None and value > meta["max"]:
-        return f"above the maximum {meta['max']}"
-    return None
+def _unknown(what: str, name: str, section_cls: type | None, warn: Callable[[str], None]) -> None:
+    """Warn of an unknown key or section; a fatal error where it may be a misspelt fail-closed one."""
+    guarded = _fail_closed_names(section_cls)
+    close = difflib.get_close_matches(name, guarded, n=1, cutoff=0.75)
+    if close or (section_cls is not None and getattr(section_cls, "fail_closed", False)):
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"config: unknown {what}{hint} It is in a part of the config that fails closed: "
+                          "fix or remove it")
+    warn(f"config: unknown {what} ignored")
+
+
+def _fail_closed_names(section_cls: type | None) -> list[str]:
+    """The fail-closed keys of a section, or (for None) the sections that hold one."""
+    if section_cls is None:
+        return [f.name for f in dataclasses.fields(SCRFDServiceConfig) if _fail_closed_names(f.default_factory)]
+    fields = declarations(section_cls)
+    return [k for k, info in fields.items() if info["fail_closed"] or getattr(section_cls, "fail_closed", False)]

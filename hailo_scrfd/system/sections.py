@@ -1,200 +1,150 @@
-"""The config file's sections: every key declared once, with its type, default, range and a one-line doc."""
+"""The config file's sections: every key declared once, with its type, default, range and doc.
+
+The engines' sections live in :mod:`.engines`, the fail-closed ones (API keys, URL fetching, video sources)
+in :mod:`.exposure`; this module names them all.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from ..declared import setting as _key
 from ..options import DetectOptions
-from ..options import setting as _key
+from ..vision.quality import QualitySettings
+from .engines import HailoSection, OnnxSection
+from .exposure import SecuritySection, StreamsSection, UrlFetchSection
+
+__all__ = ["MODEL_ENV", "ServerSection", "ModelSection", "DetectionSection", "LimitsSection", "PerformanceSection",
+           "OnnxSection", "HailoSection", "SecuritySection", "UrlFetchSection", "QualitySection", "StreamsSection",
+           "HealthSection", "DebugSection", "LoggingSection"]
 
 MODEL_ENV = "HAILO_SCRFD_MODEL"
 
 
 @dataclass(frozen=True)
 class ServerSection:
-    host: str = _key("127.0.0.1", "Address to bind; keep loopback unless a proxy or API key protects it.")
-    port: int = _key(5001, "TCP port to listen on.", min=1, max=65535)
-    max_body_mb: float = _key(20.0, "Largest accepted request body, in MiB; larger bodies get 413.", min=0.01, max=1024)
-    shutdown_timeout_s: float = _key(10.0, "On SIGTERM, how long in-flight requests may take to finish.",
+    """The HTTP server."""
+
+    host: str = _key("127.0.0.1", "Address to bind. Bind 0.0.0.0 only behind a proxy, with API keys, or on a "
+                     "trusted network.", fail_closed=True)
+    port: int = _key(5001, "TCP port.", min=1, max=65535)
+    max_body_mb: float = _key(20.0, "Largest request body in MiB; larger bodies get 413.", min=0.01, max=1024,
+                              fail_closed=True)
+    shutdown_timeout_s: float = _key(10.0, "On SIGTERM, seconds in-flight requests may take to finish.",
                                      min=0, max=300)
-    ui: bool = _key(True, "Serve the web page at / and the interactive API docs at /docs (static files, no CDN).")
-    watchdog_grace_s: float = _key(60.0, "Under systemd, how long in-process recovery may try before the watchdog "
-                                   "pings stop and systemd restarts the service.", min=0, max=3600)
+    ui: bool = _key(True, "Serve the web page at / and the interactive API docs at /docs (static files from the "
+                    "package, no CDN; with API keys on, the page asks for one).", fail_closed=True)
+    watchdog_grace_s: float = _key(60.0, "Under systemd (WatchdogSec), seconds in-process recovery from a device "
+                                   "fault may take before the watchdog pings stop and systemd restarts the "
+                                   "service.", min=0, max=3600)
 
 
 @dataclass(frozen=True)
 class ModelSection:
-    path: str = _key("", f"SCRFD model file (.onnx or .hef). Empty: use ${MODEL_ENV}.")
-    backend: str = _key("auto", "Inference backend: auto picks hailo for a .hef file, else onnx.",
+    """The model and the engine that runs it."""
+
+    path: str = _key("", "Model file: an SCRFD ONNX export with keypoints (*_bnkps.onnx) or a Hailo HEF. Empty: "
+                     f"use the {MODEL_ENV} environment variable, else the first installed of hailo-apps' "
+                     "/usr/local/hailo/resources/models/hailo10h/scrfd_2.5g.hef, scrfd_10g.hef, scrfd_500m.hef "
+                     "(then the same under hailo8/ and hailo8l/). --model overrides all.")
+    backend: str = _key("auto", "Inference backend: auto (hailo for a .hef, else onnx), onnx or hailo.",
                         choices=("auto", "onnx", "hailo"))
-    precision: str = _key("auto", "ONNX models on the CPU: fp32 runs the file as given; int8 runs its INT8 version "
-                          "from `hailo-scrfd quantize` (an error if there is none); auto times both at start-up "
-                          "when the INT8 version exists and keeps the faster. Ignored for a .hef (already int8).",
+    precision: str = _key("auto", "Precision of an ONNX model on the CPU: fp32 (the file as given), int8 (its "
+                          "INT8 version, made once by `hailo-scrfd quantize MODEL --calibration DIR_OF_PHOTOS` "
+                          "and cached in the model dir under the file's sha256; an error if there is none) or auto "
+                          "(when the INT8 version exists, time both at start-up and keep the faster, and log the "
+                          "decision; the decision is kept beside the INT8 file per machine, so later starts load "
+                          "only that engine; else fp32). Ignored for a .hef, which is int8 already.",
                           choices=("auto", "fp32", "int8"))
-    fallback: str = _key("", "ONNX model served on the CPU when the Hailo device cannot be opened at start or "
-                         "stays lost past hailo.fallback_after_s; empty: no fallback.")
+    fallback: str = _key("", "An SCRFD ONNX model served on the CPU when the Hailo device cannot be opened at "
+                         "start, or stays lost past hailo.fallback_after_s; /health then says \"degraded\" (still "
+                         "200). Empty: no fallback.")
 
 
 @dataclass(frozen=True)
 class DetectionSection(DetectOptions):
-    """The request defaults: every key of :class:`~hailo_scrfd.options.DetectOptions`."""
+    """The defaults of every request's detection options; a request may override each."""
 
 
 @dataclass(frozen=True)
 class LimitsSection:
-    max_image_pixels: int = _key(40_000_000, "Largest accepted image, width x height, checked before decoding.",
-                                 min=1, max=178_956_970)  # Pillow's hard limit
-    max_batch_images: int = _key(16, "Most images in one batch request (/v1/detect, /v1/align); more get 400 "
-                                 "batch_too_large. The whole body also counts against server.max_body_mb.",
+    """What one request may ask of the service."""
+
+    fail_closed: ClassVar[bool] = True
+
+    max_image_pixels: int = _key(40_000_000, "Largest image (width x height) accepted, checked from the header "
+                                 "before decoding.", min=1, max=178_956_970)  # Pillow's hard limit
+    max_batch_images: int = _key(16, "Most images in one batch request to /v1/detect or /v1/align (a JSON "
+                                 "\"images\" list or repeated multipart \"images\" files); more get 400 "
+                                 "batch_too_large. The whole body also counts against server.max_body_mb (413).",
                                  min=1, max=1000)
 
 
 @dataclass(frozen=True)
 class PerformanceSection:
-    worker_threads: int = _key(8, "HTTP worker threads: they decode, run the engine and post-process in parallel.",
-                               min=1, max=256)
-    max_queue_size: int = _key(32, "Inference jobs that may wait; beyond it requests get 503 with Retry-After.",
+    """Threads, queues and deadlines."""
+
+    worker_threads: int = _key(8, "HTTP worker threads; they decode, run the engine and post-process in "
+                               "parallel.", min=1, max=256)
+    max_queue_size: int = _key(32, "Inference jobs that may wait; when full, requests get 503 with Retry-After.",
                                min=1, max=10000)
     inference_timeout_s: float = _key(10.0, "How long a request may wait in line for the engine, and how long "
                                       "its run may take before the backend is re-created; either gives a 503.",
                                       min=0.1, max=600)
-    batch_wait_ms: float = _key(2.0, "With dynamic batching on (onnx.batch_max > 1), how long a job that finds "
-                                "the engine busy may wait for others to fill its batch; a lone job never waits.",
-                                min=0, max=100)
-    reduced_decode: bool = _key(True, "Decode large JPEGs for /v1/detect at the reduced size the model needs "
-                                "(DCT scaling); /v1/align always decodes in full.")
-    batch_in_flight: int = _key(0, "Images of one batch request decoded and inferred at once; 0: the backend's "
-                                "frames in flight plus two, so decoding overlaps inference.", min=0, max=64)
+    batch_wait_ms: float = _key(2.0, "With dynamic batching on (onnx.batch_max above 1): milliseconds a job that "
+                                "finds the engine busy may wait for others to fill its batch. A job that finds "
+                                "the engine idle never waits.", min=0, max=100)
+    reduced_decode: bool = _key(True, "Decode large JPEGs for /v1/detect directly at the reduced size the model "
+                                "needs (DCT scaling); /v1/align always decodes in full for sharp crops.")
+    batch_in_flight: int = _key(0, "Images of one batch request decoded and inferred at once, so decoding "
+                                "overlaps inference; 0 = the backend's frames in flight plus two.", min=0, max=64)
 
 
 @dataclass(frozen=True)
-class OnnxSection:
-    input_size: int = _key(640, "Network input side in pixels, for models whose input shape is not fixed.",
-                           min=32, max=2048)
-    input_mode: str = _key("fit", "fit: pad only to a multiple of 32 (faster; needs a model that takes any size); "
-                           "fixed: the reference 640x640 top-left letterbox.", choices=("fit", "fixed"))
-    threads: int = _key(0, "ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.", min=0, max=256)
-    concurrency: int = _key(2, "ONNX Runtime runs in flight at once on the one session; two keep a "
-                            "2-core CPU busy between runs (+12% throughput, same latency).", min=1, max=16)
-    busy_threads: int = _key(0, "Intra-op threads of a run that starts while another is in flight, on a second "
-                             "session (a lone run keeps onnx.threads); 0: the cores shared among onnx.concurrency "
-                             "runs. When it equals a lone run's threads, one session serves every run.",
-                             min=0, max=256)
-    spinning: bool = _key(False, "Let idle ONNX Runtime threads spin: lower latency on an idle "
-                          "machine, but they take CPU from request decoding.")
-    batch_max: int = _key(1, "Dynamic batching: up to this many waiting jobs run as one batch, padded to a common "
-                          "shape (fit mode only); 1 = off. Measured on a 2-core CPU it loses throughput.",
-                          min=1, max=64)
-    cache_optimized: bool = _key(True, "Save ONNX Runtime's optimised graph in the model dir (keyed by the model's "
-                                 "sha256, the ONNX Runtime version and the CPU) and load it next time: start-up "
-                                 "skips graph optimisation (0.29 -> 0.04 s for an INT8 model).")
+class QualitySection(QualitySettings):
+    """Face quality (pose, sharpness, size, exposure, an overall score and issue codes), measured on the
+    ArcFace-aligned 112x112 crop. Requests ask for it with quality: true; these are the thresholds behind
+    each issue code, so a client can act on the codes without knowing the maths."""
 
-
-@dataclass(frozen=True)
-class QualitySection:
-    """Face quality: the request default, and the thresholds behind each issue code (vision.quality)."""
-
-    enabled: bool = _key(False, "Add the quality block to each face when a request does not say (quality).")
-    min_face_size: float = _key(40.0, "Box short side in original pixels below which a face is 'small'.",
-                                min=0, max=100000)
-    min_sharpness: float = _key(50.0, "Laplacian variance of the aligned 112x112 crop below which a face is "
-                                "'blurry'.", min=0, max=100000)
-    max_yaw: float = _key(35.0, "Degrees of |yaw| above which a face is 'turned'.", min=0, max=90)
-    max_pitch: float = _key(25.0, "Degrees of |pitch| above which a face is 'turned'.", min=0, max=90)
-    min_brightness: float = _key(50.0, "Mean grey level (0-255) of the face below which it is 'dark'.",
-                                 min=0, max=255)
-    max_brightness: float = _key(200.0, "Mean grey level above which a face is 'overexposed'; above "
-                                 "min_brightness.", min=0, max=255)
-    min_confidence: float = _key(0.6, "Detection score below which a face is 'low_confidence'.", min=0, max=1)
-    edge_margin: float = _key(1.0, "Pixels from an image edge within which a face box is 'cut_off'.",
-                              min=0, max=1000)
-    refine_faces: int = _key(8, "Faces (the largest) whose pose comes from landmarks re-detected on an upright "
-                             "cell and its mirror: one extra engine run per 8 faces on a 640x640 model, about "
-                             "25 ms per face on a CPU. 0: pose from the detector's landmarks.", min=0, max=64)
-
-
-@dataclass(frozen=True)
-class HailoSection:
-    group_id: str = _key("SHARED", "HailoRT scheduler group: processes with the same group share one device.")
-    batch_size: int = _key(1, "Frames per NPU batch (the scheduler's burst size).", min=1, max=16)
-    max_in_flight: int = _key(4, "Inference jobs kept on the NPU at once (capped by HailoRT's async queue size).",
-                              min=1, max=16)
-    output_format: str = _key("quantized", "Output tensors from HailoRT: quantized (the HEF's uint8 or uint16, "
-                              "dequantized here, only the rows needed) or float32 (dequantized by HailoRT).",
-                              choices=("quantized", "float32"))
-    fallback_after_s: float = _key(3.0, "With model.fallback: how long requests wait for a lost Hailo device to "
-                                   "come back before the CPU answers them; keep it below "
-                                   "performance.inference_timeout_s.", min=0, max=60)
-    probe_interval_s: float = _key(5.0, "With model.fallback: how often a lost Hailo device is tried again, "
-                                   "after quicker first retries.", min=0.1, max=600)
-
-
-@dataclass(frozen=True)
-class SecuritySection:
-    api_keys: tuple[str, ...] = _key((), "API keys; when any is set, requests need one (Bearer or X-API-Key).")
-    api_keys_file: str = _key("", "A file of API keys, one per line (# comments), added to api_keys.")
-    health_public: bool = _key(True, "With keys set, GET /health still answers without one.")
-    metrics_public: bool = _key(False, "With keys set, GET /metrics answers without one.")
-
-
-@dataclass(frozen=True)
-class UrlFetchSection:
-    enabled: bool = _key(False, "Accept {\"url\": ...} instead of an image; off unless set.")
-    allowed_schemes: tuple[str, ...] = _key(("https",), "URL schemes that may be fetched (http, https).")
-    allowed_hosts: tuple[str, ...] = _key((), "Hosts that may be fetched: exact names, or *.example.org.")
-    allow_private_addresses: bool = _key(False, "Allow hosts that resolve to private, loopback or link-local "
-                                         "addresses (SSRF risk: only for trusted internal hosts).")
-    timeout_s: float = _key(5.0, "Deadline for one fetch.", min=0.1, max=60)
-    max_mb: float = _key(20.0, "Largest image fetched, in MiB.", min=0.01, max=1024)
-
-
-@dataclass(frozen=True)
-class StreamsSection:
-    enabled: bool = _key(False, "Accept POST /v1/streams on RTSP/HTTP URLs (also needs url_fetch.enabled and its "
-                         "host fences) or on files under media_dir; off unless set.")
-    schemes: tuple[str, ...] = _key(("rtsp", "http"), "URL schemes a stream may use (rtsp, http, https).")
-    media_dir: str = _key("", "Directory whose video files may be opened as streams; empty: no files.")
-    max_streams: int = _key(4, "Streams running at once; more get 429.", min=1, max=256)
-    max_fps: float = _key(15.0, "Frames processed per second per stream; newer frames replace older ones.",
-                          min=0.1, max=1000)
-    max_clients: int = _key(4, "Event (SSE) clients at once, all streams together; keep it below "
-                            "performance.worker_threads, since each holds a worker thread.", min=1, max=256)
-    max_sessions: int = _key(16, "Pushed-frame tracking sessions (POST /v1/track) at once; more get 429.",
-                             min=1, max=10000)
-    session_idle_s: float = _key(60.0, "A pushed-frame session with no frame for this long expires.", min=1,
-                                 max=86400)
-    stall_timeout_s: float = _key(10.0, "A source that yields no frame for this long has stalled: the stream "
-                                  "ends with an error event.", min=0.5, max=600)
-    retries: int = _key(0, "Reopen a failed source this many times, with doubling backoff, before giving up.",
-                        min=0, max=100)
-    retry_backoff_s: float = _key(1.0, "First wait before reopening a failed source; doubles each try, at most "
-                                  "60 s.", min=0.1, max=60)
-    lost_track_frames: int = _key(15, "Processed frames a track survives without its face before it ends.",
-                                  min=1, max=1000)
-    keepalive_s: float = _key(15.0, "An idle event stream sends a comment this often, so dead clients are "
-                              "noticed.", min=0.5, max=300)
-    best_shot_size: int = _key(112, "Side of the aligned best-shot crop: a multiple of 112 or 128.",
-                               min=112, max=1024)
+    enabled: bool = _key(False, "Add the quality block when a request does not say (its quality field).")
+    refine_faces: int = _key(8, "The pose of this many faces (the largest) comes from landmarks re-detected on "
+                             "an upright cell of the face and its mirror, which holds roll and yaw on tilted "
+                             "faces. It costs one extra engine run per 8 faces on a 640x640 model (a HEF), one "
+                             "run per face on a CPU. 0: the detector's landmarks only.", min=0, max=64)
 
 
 @dataclass(frozen=True)
 class HealthSection:
-    probe_timeout_s: float = _key(3.0, "Deadline for the probe of GET /health?deep=1; a probe still running then "
-                                  "fails (503).", min=0.1, max=60)
-    probe_cache_s: float = _key(5.0, "How long a probe's result is reused: a monitor polling ?deep=1 more often "
-                                "gets that result, and never more than one probe runs at a time.", min=0, max=3600)
-    probe_image: str = _key("", "An image file the probe runs on, read once at start; empty: a built-in "
-                            "synthetic scene.")
-    probe_expected_faces: int = _key(-1, "With probe_image: how many faces it shows; the probe fails when it "
-                                     "finds another number. -1: not checked.", min=-1, max=10000)
+    """GET /health?deep=1 runs one small probe image through the live backend and checks the raw outputs
+    (finite, in range, not constant: a device that answers with garbage fails it) and, with probe_image and
+    probe_expected_faces, the faces found. A failing probe answers 503, so a load balancer takes the instance
+    out; plain GET /health never runs it."""
+
+    probe_timeout_s: float = _key(3.0, "Deadline for the probe; one still running then fails (503).",
+                                  min=0.1, max=60)
+    probe_cache_s: float = _key(5.0, "Seconds a probe's result is reused: a monitor polling ?deep=1 more often "
+                                "gets that result, and never more than one probe runs at a time, so polling "
+                                "cannot load the NPU.", min=0, max=3600)
+    probe_image: str = _key("", "An image file (JPEG, PNG...) the probe runs on, read once at start; a missing "
+                            "or undecodable file stops the start with one line. Empty: a built-in synthetic "
+                            "scene, generated at start.")
+    probe_expected_faces: int = _key(-1, "With probe_image: how many faces it shows (one pass at the detection "
+                                     "defaults, as mode fast finds them); the probe fails when it finds another "
+                                     "number. -1: not checked.", min=-1, max=10000)
 
 
 @dataclass(frozen=True)
 class DebugSection:
-    fault_injection: bool = _key(False, "Test hook: POST /debug/faults makes the backend fail or hang. Never in "
-                                 "production.")
+    """Test hooks."""
+
+    fault_injection: bool = _key(False, "When true, POST /debug/faults {\"mode\": \"error\"|\"hang\", \"count\": "
+                                 "N} makes the next inferences fail or hang, to exercise recovery. Never enable "
+                                 "it in production.")
 
 
 @dataclass(frozen=True)
 class LoggingSection:
+    """The service's log."""
+
     level: str = _key("INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -9,12 +9,13 @@ leaves the image weigh little. Size is reported in original-image pixels.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
 import numpy as np
 
+from ..declared import check_fields, setting
 from .align import estimate_transform, warp
 from .pose import head_pose
 
@@ -30,26 +31,25 @@ ISSUES = ("small", "blurry", "turned", "dark", "overexposed", "low_confidence", 
 class QualitySettings:
     """Thresholds for the issue codes (config keys ``quality.*``)."""
 
-    min_face_size: float = 40.0    # px, box short side in the original image; below: "small"
-    min_sharpness: float = 50.0    # variance of the Laplacian on the grey 112 crop; below: "blurry"
-    max_yaw: float = 35.0          # degrees, |yaw| above: "turned"
-    max_pitch: float = 25.0        # degrees, |pitch| above: "turned"
-    min_brightness: float = 50.0   # mean grey level of the face region (0-255); below: "dark"
-    max_brightness: float = 200.0  # above: "overexposed"
-    min_confidence: float = 0.6    # detection score; below: "low_confidence"
-    edge_margin: float = 1.0       # px; a box within this of an image edge (boxes are clipped there): "cut_off"
+    min_face_size: float = setting(40.0, "A face whose box's short side (original pixels) is below this is "
+                                   "\"small\".", min=0, max=100000)
+    min_sharpness: float = setting(50.0, "Laplacian variance of the grey aligned crop below which a face is "
+                                   "\"blurry\".", min=0, max=100000)
+    max_yaw: float = setting(35.0, "|yaw| above this (degrees) makes a face \"turned\".", min=0, max=90)
+    max_pitch: float = setting(25.0, "|pitch| above this (degrees) makes a face \"turned\".", min=0, max=90)
+    min_brightness: float = setting(50.0, "Mean grey level (0-255) of the face below which it is \"dark\".",
+                                    min=0, max=255)
+    max_brightness: float = setting(200.0, "Mean grey level above which a face is \"overexposed\"; must be above "
+                                    "min_brightness.", min=0, max=255)
+    min_confidence: float = setting(0.6, "Detection score below which a face is \"low_confidence\".",
+                                    min=0, max=1)
+    edge_margin: float = setting(1.0, "A face box within this many pixels of an image edge is \"cut_off\".",
+                                 min=0, max=1000)
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0:
-                raise ValueError(f"quality.{name} must be a finite number >= 0, not {value!r}")
+        check_fields(self, "quality.")
         if self.min_brightness >= self.max_brightness:
             raise ValueError("quality.min_brightness must be below quality.max_brightness")
-        if self.max_yaw > 90 or self.max_pitch > 90:
-            raise ValueError("quality.max_yaw and quality.max_pitch are angles of at most 90 degrees")
-        if self.min_confidence > 1:
-            raise ValueError("quality.min_confidence is a detection score between 0 and 1")
 
 
 @dataclass(frozen=True)

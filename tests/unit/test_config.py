@@ -49,12 +49,79 @@ def test_valid_values_are_taken():
 @pytest.mark.parametrize("section,key,value", [
     ("server", "port", 70000), ("server", "port", "5001"), ("server", "port", True), ("server", "port", 50.5),
     ("detection", "threshold", 1.5), ("detection", "threshold", float("nan")), ("model", "backend", "tpu"),
-    ("server", "host", 127), ("logging", "level", "LOUD"), ("limits", "max_image_pixels", 0),
+    ("logging", "level", "LOUD"), ("performance", "worker_threads", "8"), ("streams", "max_fps", 0),
 ])
 def test_invalid_values_fall_back_to_default_with_warning(section, key, value):
     cfg, warnings = load({section: {key: value}})
     assert getattr(getattr(cfg, section), key) == getattr(getattr(SCRFDServiceConfig(), section), key)
     assert len(warnings) == 1 and f"{section}.{key}" in warnings[0] and "using default" in warnings[0]
+
+
+FAIL_CLOSED = [
+    ({"security": {"api_keys": "s3cret"}}, "security.api_keys must be a list of strings"),
+    ({"url_fetch": {"allowed_hosts": "cam.lan"}}, "url_fetch.allowed_hosts must be a list of strings"),
+    ({"url_fetch": {"allow_private_addresses": "no"}}, "url_fetch.allow_private_addresses must be true or false"),
+    ({"security": {"health_public": "false"}}, "security.health_public must be true or false"),
+    ({"security": {"api_keys_file": ["/etc/keys"]}}, "security.api_keys_file must be a string"),
+    ({"security": {"api_keys": ["a", 5]}}, "security.api_keys must be a list of strings"),
+    ({"streams": {"media_dir": ["/srv"]}}, "streams.media_dir must be a string"),
+    ({"streams": {"schemes": "rtsp"}}, "streams.schemes must be a list of strings"),
+    ({"server": {"host": 127}}, "server.host must be a string"),
+    ({"server": {"ui": "off"}}, "server.ui must be true or false"),
+    ({"limits": {"max_image_pixels": 0}}, "limits.max_image_pixels must be between 1 and"),
+    ({"server": {"max_body_mb": "5"}}, "server.max_body_mb must be a number"),
+    ({"security": ["s3cret"]}, "section 'security' must be a mapping"),
+    ({"security": {"api_key": ["s3cret"]}}, "unknown key 'security.api_key'; did you mean 'api_keys'?"),
+    ({"securty": {"api_keys": ["s3cret"]}}, "unknown section 'securty'; did you mean 'security'?"),
+    ({"server": {"hots": "0.0.0.0"}}, "unknown key 'server.hots'; did you mean 'host'?"),
+]
+
+
+@pytest.mark.parametrize("data,message", FAIL_CLOSED, ids=[m.split(" must")[0] for _, m in FAIL_CLOSED])
+def test_keys_that_guard_access_fail_closed(data, message):
+    """A bad value where the default would leave the service open stops the start, naming the key."""
+    with pytest.raises(ConfigError) as caught:
+        load(data)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_every_key_states_its_failure_rule():
+    """Access, URL fetching, video sources and limits fail closed; the tuning keys fall back."""
+    closed = {f"{s}.{k}" for s, k, info in schema() if info["fail_closed"]
+              or getattr(getattr(SCRFDServiceConfig(), s), "fail_closed", False)}
+    assert {"security.api_keys", "security.api_keys_file", "security.health_public", "security.metrics_public",
+            "url_fetch.enabled", "url_fetch.allowed_hosts", "url_fetch.allowed_schemes",
+            "url_fetch.allow_private_addresses", "streams.enabled", "streams.schemes", "streams.media_dir",
+            "server.host", "server.ui", "server.max_body_mb", "limits.max_image_pixels",
+            "limits.max_batch_images"} <= closed
+    assert not {"server.port", "detection.threshold", "performance.worker_threads", "onnx.threads"} & closed
+
+
+@pytest.mark.parametrize("command", ["render-config", "serve"])
+def test_a_fail_closed_key_stops_the_command_with_one_line(tmp_path, command):
+    src = tmp_path / "bad.yaml"
+    src.write_text("security:\n  api_keys: s3cret\n")
+    args = ["--input", str(src), "--output", str(tmp_path / "out.json")] if command == "render-config" \
+        else ["--config", str(src), "--model", str(tmp_path / "absent.onnx")]
+    proc = subprocess.run([sys.executable, "-m", "hailo_scrfd", command, *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == ("hailo-scrfd: error: config: security.api_keys must be a list "
+                                                     "of strings; this key fails closed: the service does not "
+                                                     "start on its default")
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_the_shipped_config_is_generated_from_the_declarations():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_bad_pair_of_quality_keys_falls_back_to_the_section_defaults():
+    cfg, warnings = load({"quality": {"min_brightness": 150, "max_brightness": 100, "max_yaw": 20}})
+    assert cfg.quality == SCRFDServiceConfig().quality and len(warnings) == 1
+    assert "min_brightness must be below" in warnings[0]
 
 
 def test_unknown_keys_and_sections_warn():
