@@ -12,7 +12,7 @@ from ..errors import Unauthorized
 from ..pipeline import FacePipeline
 from ..runtime.model import SCRFDModel
 from ..runtime.probe import HealthProbe
-from ..runtime.sessions import StreamManager
+from ..video.sessions import StreamManager
 from ..system.config import SCRFDServiceConfig
 from . import errors, ops, pictures, routes, streams, ui
 from .json_provider import OrjsonProvider

@@ -13,8 +13,7 @@ PACKAGE = ROOT / "hailo_scrfd"
 # Lower ranks are lower layers. A module may import its own subpackage and any lower rank, never
 # a layer of the same or a higher rank.
 RANKS = {"__init__": 0, "errors": 0, "options": 0, "vision": 1, "system": 1, "evaluation": 1, "backends": 2,
-         "runtime": 3,
-         "pipeline": 4, "http": 5, "cli": 6, "__main__": 7}
+         "runtime": 3, "pipeline": 4, "video": 5, "http": 6, "cli": 7, "__main__": 8}
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 
