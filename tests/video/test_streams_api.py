@@ -60,3 +60,20 @@ def test_a_client_may_name_its_tracking_session(model, t1):
     assert client.post("/v1/track?session=tr_never", data=t1, content_type="image/jpeg").status_code == 404
     bad = client.post("/v1/track?session=a%20b", data=t1, content_type="image/jpeg")
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_parameter"
+
+
+def tracked_faces(client, t1, session: str) -> list[dict]:
+    """The tracks of t1 pushed three times into one session (a track is confirmed on its third frame)."""
+    for _ in range(3):
+        resp = client.post(f"/v1/track?session={session}", data=t1, content_type="image/jpeg")
+        assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["tracks"]
+
+
+def test_tracking_quality_uses_the_configured_thresholds(model, t1):
+    default = tracked_faces(create_app(model.config, model).test_client(), t1, "default-thresholds")
+    strict = tracked_faces(create_app(model.config.override(quality__max_yaw=0.0), model).test_client(), t1,
+                           "strict-thresholds")
+    assert default and len(strict) == len(default)
+    assert any("turned" not in t["quality"]["issues"] for t in default)
+    assert all("turned" in t["quality"]["issues"] for t in strict)  # |yaw| > 0 for every real face
