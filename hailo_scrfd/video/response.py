@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import base64
+from typing import Any, Sequence
 
 import numpy as np
 
+from ..pipeline.response import faces_to_json
+from ..vision.detections import Detections
 from .tracking import BestShot, Track
 
 
-def track_json(track: Track) -> dict:
-    """A track as the events and /v1/track show it (bbox as [x, y, w, h], like /v1/detect's faces)."""
-    x0, y0, x1, y1 = (round(float(v), 2) for v in track.xyxy)
-    return {"track_id": track.track_id, "bbox": [x0, y0, round(x1 - x0, 2), round(y1 - y0, 2)],
-            "score": round(track.score, 5), "landmarks": np.round(track.landmarks.astype(np.float64), 2).tolist(),
-            "quality": track.quality.to_json()}
+def tracks_json(tracks: Sequence[Track]) -> list[dict[str, Any]]:
+    """Each track as ``{"track_id", "bbox", "score", "landmarks", "quality"}``. The face in it is written by
+    /v1/detect's own :func:`~hailo_scrfd.pipeline.response.faces_to_json`, so a tracked face reads exactly as
+    a detected one (named landmarks, the same rounding)."""
+    if not tracks:
+        return []
+    faces = Detections(np.stack([t.xyxy for t in tracks]), np.array([t.score for t in tracks], np.float32),
+                       np.stack([t.landmarks for t in tracks]))
+    return [{"track_id": track.track_id, **face, "quality": track.quality.to_json()}
+            for track, face in zip(tracks, faces_to_json(faces), strict=True)]
 
 
-def best_shot_json(shot: BestShot) -> dict:
+def best_shot_json(shot: BestShot) -> dict[str, Any]:
     return {"track_id": shot.track_id, "image": base64.b64encode(shot.jpeg).decode("ascii"), "format": "jpeg",
             "size": shot.size, "score": round(shot.score, 5), "sharpness": round(shot.sharpness, 1),
             "quality": round(shot.quality, 3),

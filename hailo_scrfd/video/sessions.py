@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import LimitReached, NotFound
 from ..pipeline import FacePipeline
 from .events import Subscription
-from .response import best_shot_json, track_json
+from .response import best_shot_json, tracks_json
 from .sources import FrameSource
 from .streams import StreamSession, StreamSettings, new_id
 from .tracking import FaceTracker, load_library
@@ -122,7 +122,7 @@ class StreamManager:
         with self._lock:
             self.totals["frames_processed"] += 1
             self.totals["tracks"] += len(ended)
-        return {"session": session.id, "frame": index, "tracks": [track_json(t) for t in tracks],
+        return {"session": session.id, "frame": index, "tracks": tracks_json(tracks),
                 "best_shots": [best_shot_json(b) for b in ended]}
 
     def _push_session(self, session_id: str | None) -> PushSession:

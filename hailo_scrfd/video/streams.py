@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import ServiceError
 from ..pipeline import FacePipeline
 from .events import Event, EventHub, LatestFrame
-from .response import best_shot_json, track_json
+from .response import best_shot_json, tracks_json
 from .sources import FrameSource, SourceError
 from .tracking import BestShot, FaceTracker
 
@@ -174,7 +174,7 @@ class StreamSession:
         self.lag_ms = (time.monotonic() - captured_at) * 1000.0
         self.hub.publish(Event("frame", {"frame": index, "timestamp": round(timestamp, 3),
                                          "lag_ms": round(self.lag_ms, 1), "width": frame.shape[1],
-                                         "height": frame.shape[0], "tracks": [track_json(t) for t in tracks]}))
+                                         "height": frame.shape[0], "tracks": tracks_json(tracks)}))
         self._publish_shots(ended)
 
     def _publish_shots(self, shots: list[BestShot]) -> None:

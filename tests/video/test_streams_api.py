@@ -7,6 +7,7 @@ import time
 import pytest
 
 from hailo_scrfd.http.app import create_app
+from hailo_scrfd.pipeline.response import LANDMARK_NAMES
 
 from ..ops.test_openapi import check
 
@@ -77,3 +78,25 @@ def test_tracking_quality_uses_the_configured_thresholds(model, t1):
     assert default and len(strict) == len(default)
     assert any("turned" not in t["quality"]["issues"] for t in default)
     assert all("turned" in t["quality"]["issues"] for t in strict)  # |yaw| > 0 for every real face
+
+
+def structure(value):
+    """A JSON value's shape: each object's keys in order, the length of a list of numbers, leaves' types."""
+    if isinstance(value, dict):
+        return {key: structure(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return ("numbers", len(value)) if all(isinstance(v, (int, float)) for v in value) and value else "list"
+    return type(value).__name__
+
+
+def test_a_tracked_face_is_a_detected_face_with_its_track_id(model, t1):
+    client = create_app(model.config, model).test_client()
+    tracks = tracked_faces(client, t1, "one-face-json")
+    detected = client.post("/v1/detect?quality=true", data=t1, content_type="image/jpeg").get_json()["faces"]
+    assert tracks and detected
+    for track in tracks:
+        face = {key: value for key, value in track.items() if key != "track_id"}
+        assert list(track) == ["track_id", *detected[0]] and structure(face) == structure(detected[0])
+        assert list(track["landmarks"]) == list(LANDMARK_NAMES)
+        coordinates = track["bbox"] + [v for point in track["landmarks"].values() for v in point]
+        assert all(round(v, 3) == v for v in coordinates) and round(track["score"], 5) == track["score"]
