@@ -31,7 +31,7 @@ from support.tracks import observations, score  # noqa: E402
 from support.video import scene as make_scene  # noqa: E402
 
 from hailo_scrfd.runtime.model import SCRFDModel  # noqa: E402
-from hailo_scrfd.runtime.tracking import FaceTracker  # noqa: E402
+from hailo_scrfd.video.tracking import FaceTracker  # noqa: E402
 from hailo_scrfd.system.config import SCRFDServiceConfig  # noqa: E402
 from bench.common import pct  # noqa: E402
 

@@ -1,3 +1,3 @@
 """hailo-scrfd: SCRFD face detection and ArcFace alignment over HTTP."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -12,7 +12,7 @@ from ..errors import Unauthorized
 from ..pipeline import FacePipeline
 from ..runtime.model import SCRFDModel
 from ..runtime.probe import HealthProbe
-from ..runtime.sessions import StreamManager
+from ..video.sessions import StreamManager
 from ..system.config import SCRFDServiceConfig
 from . import errors, ops, pictures, routes, streams, ui
 from .json_provider import OrjsonProvider
@@ -51,7 +51,7 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     keys = ApiKeys.from_config(config)
     probe = HealthProbe(model, config.health, max_pixels=config.limits.max_image_pixels)  # ConfigError first
     pipeline = FacePipeline.from_config(model, config)
-    manager = StreamManager(config.streams, pipeline.detect_frame)
+    manager = StreamManager(config.streams, pipeline)
     service = Service(config, model, pipeline, Metrics(model, manager), keys, manager, probe,
                       json.dumps(served_document(config)).encode())
     app.extensions["hailo_scrfd"] = service

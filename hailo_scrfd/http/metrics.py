@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .. import __version__
 from ..runtime.model import SCRFDModel
-from ..runtime.sessions import StreamManager
+from ..video.sessions import StreamManager
 from ..system.thermal import soc_temperature_c
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -1,4 +1,4 @@
-"""Where a stream may read from: the fences of ``POST /v1/streams``, and the openers they hand to the runtime.
+"""Where a stream may read from: the fences of ``POST /v1/streams``, and the openers they hand to the video layer.
 
 Off unless ``streams.enabled``. URL sources (rtsp, http MJPEG) also need ``url_fetch.enabled`` and pass its
 fences: allow-listed host, no credentials, the host resolved once and every address checked (private,
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InvalidParameter
-from ..runtime.sources import CaptureSource, FrameSource, MjpegSource, SourceError
+from ..video.sources import CaptureSource, FrameSource, MjpegSource, SourceError
 from .fetch import _PinnedHTTPConnection, _PinnedHTTPSConnection, fenced_url
 
 DEFAULT_PORTS = {"rtsp": 554, "http": 80, "https": 443}

@@ -1,6 +1,6 @@
 """Video routes: streams with their Server-Sent Events, and pushed-frame tracking (POST /v1/track).
 
-The work happens in :class:`~hailo_scrfd.runtime.sessions.StreamManager`; here are parsing, the source
+The work happens in :class:`~hailo_scrfd.video.sessions.StreamManager`; here are parsing, the source
 fences (:mod:`.stream_sources`) and the SSE wire format.
 """
 
@@ -12,7 +12,7 @@ from typing import Iterator
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import InvalidParameter, UnsupportedMediaType
-from ..runtime.events import Event, Subscription
+from ..video.events import Event, Subscription
 from .json_provider import encode
 from .params import FRAME_PARAMS, RequestOptions, parse_params
 from .payload import _json_body, read_payload

@@ -13,7 +13,7 @@ PACKAGE = ROOT / "hailo_scrfd"
 # Lower ranks are lower layers. A module may import its own subpackage and any lower rank, never
 # a layer of the same or a higher rank.
 RANKS = {"__init__": 0, "errors": 0, "declared": 0, "options": 0, "vision": 1, "evaluation": 1, "system": 2,
-         "backends": 3, "runtime": 4, "pipeline": 5, "http": 6, "cli": 7, "__main__": 8}
+         "backends": 3, "runtime": 4, "pipeline": 5, "video": 6, "http": 7, "cli": 8, "__main__": 9}
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 50
 

@@ -15,7 +15,7 @@ def test_the_http_app_does_not_import_the_tracker_libraries():
 
 
 def test_a_tracker_still_gets_them_and_tracks():
-    code = ("import sys, numpy as np; from hailo_scrfd.runtime.tracking import FaceTracker; "
+    code = ("import sys, numpy as np; from hailo_scrfd.video.tracking import FaceTracker; "
             "from hailo_scrfd.vision.detections import Detections; "
             "t = FaceTracker(min_frames=1); image = np.zeros((120, 160, 3), np.uint8); "
             "box = np.array([[40, 30, 90, 90]], np.float32); lm = np.full((1, 5, 2), 60, np.float32); "

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from hailo_scrfd.http.app import create_app
+from hailo_scrfd.pipeline.response import LANDMARK_NAMES
 
 from ..ops.test_openapi import check
 
@@ -60,3 +61,42 @@ def test_a_client_may_name_its_tracking_session(model, t1):
     assert client.post("/v1/track?session=tr_never", data=t1, content_type="image/jpeg").status_code == 404
     bad = client.post("/v1/track?session=a%20b", data=t1, content_type="image/jpeg")
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_parameter"
+
+
+def tracked_faces(client, t1, session: str) -> list[dict]:
+    """The tracks of t1 pushed three times into one session (a track is confirmed on its third frame)."""
+    for _ in range(3):
+        resp = client.post(f"/v1/track?session={session}", data=t1, content_type="image/jpeg")
+        assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["tracks"]
+
+
+def test_tracking_quality_uses_the_configured_thresholds(model, t1):
+    default = tracked_faces(create_app(model.config, model).test_client(), t1, "default-thresholds")
+    strict = tracked_faces(create_app(model.config.override(quality__max_yaw=0.0), model).test_client(), t1,
+                           "strict-thresholds")
+    assert default and len(strict) == len(default)
+    assert any("turned" not in t["quality"]["issues"] for t in default)
+    assert all("turned" in t["quality"]["issues"] for t in strict)  # |yaw| > 0 for every real face
+
+
+def structure(value):
+    """A JSON value's shape: each object's keys in order, the length of a list of numbers, leaves' types."""
+    if isinstance(value, dict):
+        return {key: structure(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return ("numbers", len(value)) if all(isinstance(v, (int, float)) for v in value) and value else "list"
+    return type(value).__name__
+
+
+def test_a_tracked_face_is_a_detected_face_with_its_track_id(model, t1):
+    client = create_app(model.config, model).test_client()
+    tracks = tracked_faces(client, t1, "one-face-json")
+    detected = client.post("/v1/detect?quality=true", data=t1, content_type="image/jpeg").get_json()["faces"]
+    assert tracks and detected
+    for track in tracks:
+        face = {key: value for key, value in track.items() if key != "track_id"}
+        assert list(track) == ["track_id", *detected[0]] and structure(face) == structure(detected[0])
+        assert list(track["landmarks"]) == list(LANDMARK_NAMES)
+        coordinates = track["bbox"] + [v for point in track["landmarks"].values() for v in point]
+        assert all(round(v, 3) == v for v in coordinates) and round(track["score"], 5) == track["score"]

@@ -13,6 +13,8 @@ from support import rtsp
 from support.server import running
 from support.video import jpegs, scene as make_scene, write_h264_mp4
 
+from hailo_scrfd.pipeline.response import LANDMARK_NAMES
+
 from ..conftest import DEFAULT_MODEL
 from .test_streams_http import events, open_stream
 
@@ -64,7 +66,7 @@ def test_an_rtsp_camera_sends_tracks_and_its_death_ends_the_stream_with_an_error
     frames = [d for n, d in got[:killed_at] if n == "frame"]
     assert killed_at is not None, f"no 3 tracks in {[len(d['tracks']) for d in frames]}: {got[-3:]}\n{server.log()}"
     first = next(t for d in frames for t in d["tracks"])
-    assert len(first["bbox"]) == 4 and len(first["landmarks"]) == 5 and 0 < first["score"] <= 1
+    assert len(first["bbox"]) == 4 and list(first["landmarks"]) == list(LANDMARK_NAMES) and 0 < first["score"] <= 1
     after = [n for n, _ in got[killed_at:]]
     assert "reconnecting" in [d.get("state") for n, d in got[killed_at:] if n == "state"]  # retries: 1
     assert after[-2:] == ["error", "end"], after

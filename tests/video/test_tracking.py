@@ -8,7 +8,7 @@ import pytest
 from support.tracks import observations, score
 from support.video import scene as make_scene
 
-from hailo_scrfd.runtime.tracking import FaceTracker
+from hailo_scrfd.video.tracking import FaceTracker
 from hailo_scrfd.vision.detections import Detections
 
 

@@ -1,15 +1,14 @@
 """`StreamSession`: one video source, read on one thread, detected and tracked on another.
 
 The reader puts each frame into a :class:`~.events.LatestFrame`; the processor takes the newest one, at
-most ``max_fps`` times a second, runs the injected ``detect`` (the pipeline's; a session never touches a
-backend) and the :class:`~.tracking.FaceTracker`, and publishes events: ``frame`` per processed frame,
+most ``max_fps`` times a second, runs the pipeline's frame detection (a session never touches a backend) and
+the :class:`~.tracking.FaceTracker`, and publishes events: ``frame`` per processed frame,
 ``best_shot`` per ended track, ``state`` while reconnecting, and finally ``end`` or ``error``. Memory is
 bounded: one frame in the slot, one in hand, one crop per live track, and each client's event buffer.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import secrets
 import threading
@@ -20,14 +19,14 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ServiceError
-from ..vision.detections import Detections
+from ..pipeline import FacePipeline
 from .events import Event, EventHub, LatestFrame
+from .response import best_shot_json, tracks_json
 from .sources import FrameSource, SourceError
-from .tracking import BestShot, FaceTracker, Track
+from .tracking import BestShot, FaceTracker
 
 log = logging.getLogger(__name__)
 
-Detect = Callable[..., Detections]   # detect(frame, options=None)
 MAX_BACKOFF_S = 60.0
 
 
@@ -41,32 +40,18 @@ class StreamSettings:
     live: bool = True          # a live source's end is a fault; a file's end is its normal end
 
 
-def track_json(track: Track) -> dict:
-    """A track as the events and /v1/track show it (bbox as [x, y, w, h], like /v1/detect's faces)."""
-    x0, y0, x1, y1 = (round(float(v), 2) for v in track.xyxy)
-    return {"track_id": track.track_id, "bbox": [x0, y0, round(x1 - x0, 2), round(y1 - y0, 2)],
-            "score": round(track.score, 5), "landmarks": np.round(track.landmarks.astype(np.float64), 2).tolist(),
-            "quality": track.quality.to_json()}
-
-
-def best_shot_json(shot: BestShot) -> dict:
-    return {"track_id": shot.track_id, "image": base64.b64encode(shot.jpeg).decode("ascii"), "format": "jpeg",
-            "size": shot.size, "score": round(shot.score, 5), "sharpness": round(shot.sharpness, 1),
-            "quality": round(shot.quality, 3),
-            "frame": shot.frame, "timestamp": round(shot.timestamp, 3), "first_frame": shot.first_frame,
-            "last_frame": shot.last_frame, "frames": shot.frames}
-
-
 class StreamSession:
-    """A running stream. ``opener`` opens (or reopens, on retry) its source; ``detect`` finds the faces."""
+    """A running stream. ``opener`` opens (or reopens, on retry) its source; ``pipeline`` finds the faces, and
+    its quality thresholds judge them."""
 
-    def __init__(self, stream_id: str, source: str, opener: Callable[[], FrameSource], detect: Detect,
+    def __init__(self, stream_id: str, source: str, opener: Callable[[], FrameSource], pipeline: FacePipeline,
                  settings: StreamSettings, hub: EventHub | None = None):
         self.id, self.source, self.settings = stream_id, source, settings
-        self._opener, self._detect = opener, detect
+        self._opener, self._pipeline = opener, pipeline
         self.hub = hub or EventHub()
         self.slot = LatestFrame()
-        self.tracker = FaceTracker(lost_frames=settings.lost_frames, crop_size=settings.crop_size)
+        self.tracker = FaceTracker(lost_frames=settings.lost_frames, crop_size=settings.crop_size,
+                                   quality=pipeline.quality_settings)
         self._stop = threading.Event()
         self.state, self.reason = "starting", ""
         self.created, self.ended_at = time.time(), None
@@ -178,7 +163,7 @@ class StreamSession:
 
     def _process(self, frame: np.ndarray, captured_at: float, index: int) -> None:
         try:
-            faces = self._detect(frame)
+            faces = self._pipeline.detect_frame(frame)
         except ServiceError as exc:  # busy or recovering model: skip this frame, keep the stream
             self.frames_failed += 1
             log.debug("stream %s: frame %d skipped: %s", self.id, index, exc.message)
@@ -189,7 +174,7 @@ class StreamSession:
         self.lag_ms = (time.monotonic() - captured_at) * 1000.0
         self.hub.publish(Event("frame", {"frame": index, "timestamp": round(timestamp, 3),
                                          "lag_ms": round(self.lag_ms, 1), "width": frame.shape[1],
-                                         "height": frame.shape[0], "tracks": [track_json(t) for t in tracks]}))
+                                         "height": frame.shape[0], "tracks": tracks_json(tracks)}))
         self._publish_shots(ended)
 
     def _publish_shots(self, shots: list[BestShot]) -> None:

@@ -15,9 +15,11 @@ from typing import Callable
 import numpy as np
 
 from ..errors import LimitReached, NotFound
+from ..pipeline import FacePipeline
 from .events import Subscription
+from .response import best_shot_json, tracks_json
 from .sources import FrameSource
-from .streams import Detect, StreamSession, StreamSettings, best_shot_json, new_id, track_json
+from .streams import StreamSession, StreamSettings, new_id
 from .tracking import FaceTracker, load_library
 
 ENDED_KEPT_S = 60.0     # how long a finished stream stays listed (its state and reason readable)
@@ -37,10 +39,10 @@ SERVER_ID_PREFIX = "tr_"  # ids the server issues; client-chosen names must not 
 
 
 class StreamManager:
-    """``settings``: the config's ``streams`` section; ``detect``: the pipeline's frame detector."""
+    """``settings``: the config's ``streams`` section; ``pipeline``: what finds each frame's faces."""
 
-    def __init__(self, settings, detect: Detect):
-        self.settings, self.detect = settings, detect
+    def __init__(self, settings, pipeline: FacePipeline):
+        self.settings, self.pipeline = settings, pipeline
         self._streams: dict[str, StreamSession] = {}
         self._sessions: dict[str, PushSession] = {}
         self._clients = 0
@@ -67,7 +69,7 @@ class StreamManager:
             if sum(st.running for st in self._streams.values()) >= s.max_streams:
                 raise LimitReached(f"{s.max_streams} streams are running (streams.max_streams); close one first")
             self._ensure_janitor()
-            session = StreamSession(new_id("st_"), source, opener, self.detect, settings)
+            session = StreamSession(new_id("st_"), source, opener, self.pipeline, settings)
             self._streams[session.id] = session
             self.totals["streams"] += 1
         return session.start()
@@ -111,7 +113,7 @@ class StreamManager:
         """Detect (with ``options``, else the defaults) and track one pushed frame; a new session when
         ``session_id`` is None."""
         session = self._push_session(session_id)
-        faces = self.detect(frame, options)
+        faces = self.pipeline.detect_frame(frame, options)
         with session.lock:
             session.last_used = time.monotonic()
             tracks, ended = session.tracker.update(faces, frame, session.frames, time.time())
@@ -120,7 +122,7 @@ class StreamManager:
         with self._lock:
             self.totals["frames_processed"] += 1
             self.totals["tracks"] += len(ended)
-        return {"session": session.id, "frame": index, "tracks": [track_json(t) for t in tracks],
+        return {"session": session.id, "frame": index, "tracks": tracks_json(tracks),
                 "best_shots": [best_shot_json(b) for b in ended]}
 
     def _push_session(self, session_id: str | None) -> PushSession:
@@ -143,7 +145,8 @@ class StreamManager:
             self._ensure_janitor()
             session = PushSession(session_id or new_id(SERVER_ID_PREFIX),
                                   FaceTracker(lost_frames=self.settings.lost_track_frames,
-                                              crop_size=self.settings.best_shot_size))
+                                              crop_size=self.settings.best_shot_size,
+                                              quality=self.pipeline.quality_settings))
             self._sessions[session.id] = session
             return session
 

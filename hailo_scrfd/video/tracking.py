@@ -24,7 +24,7 @@ import numpy as np
 
 from ..vision.align import encode_crop, estimate_transform, warp
 from ..vision.detections import Detections
-from ..vision.quality import FaceQuality, assess_faces, face_crops
+from ..vision.quality import FaceQuality, QualitySettings, assess_faces, face_crops
 
 
 @dataclass(frozen=True)
@@ -78,17 +78,18 @@ def load_library() -> None:
 
 
 class FaceTracker:
-    """Tracks faces across frames. Not thread-safe: one tracker per stream or session, fed in frame order."""
+    """Tracks faces across frames. Not thread-safe: one tracker per stream or session, fed in frame order.
+    ``quality``: the thresholds of the issue codes (the service passes its configured ``quality.*``)."""
 
-    def __init__(self, *, lost_frames: int = 15, crop_size: int = 112, activation_threshold: float = 0.5,
-                 min_frames: int = 3, min_iou: float = 0.3):
+    def __init__(self, *, lost_frames: int = 15, crop_size: int = 112, quality: QualitySettings | None = None,
+                 activation_threshold: float = 0.5, min_frames: int = 3, min_iou: float = 0.3):
         from trackers import SORTTracker  # not at the top: see load_library
 
         # frame_rate 30 makes the library's buffer exactly ``lost_frames`` frames.
         self._tracker = SORTTracker(lost_track_buffer=lost_frames, frame_rate=30.0,
                                     track_activation_threshold=activation_threshold,
                                     minimum_consecutive_frames=min_frames, minimum_iou_threshold=min_iou)
-        self.crop_size = crop_size
+        self.crop_size, self.quality = crop_size, quality or QualitySettings()
         self._states: dict[int, _TrackState] = {}
 
     @property
@@ -107,7 +108,7 @@ class FaceTracker:
         rows = np.flatnonzero(np.asarray(matched.tracker_id) >= 0)
         crops = face_crops(image, matched.data["landmarks"][rows])
         qualities = assess_faces((image.shape[1], image.shape[0]), matched.xyxy[rows], matched.confidence[rows],
-                                 matched.data["landmarks"][rows], crops)
+                                 matched.data["landmarks"][rows], crops, self.quality)
         tracks = []
         for i, crop, quality in zip(rows, crops, qualities, strict=True):
             landmarks = matched.data["landmarks"][i]
