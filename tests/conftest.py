@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support.data import ROOT, SHARED_ENV, shared_dir  # noqa: F401 - ROOT is re-exported to the tests
 
+from hailo_scrfd.http.app import create_app
 from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.system.models import MODEL_DIR_ENV
 from hailo_scrfd.vision.decode import decode_image
@@ -81,3 +82,25 @@ def model_factory(shared):
 @pytest.fixture(scope="session")
 def model(model_factory) -> SCRFDModel:
     return model_factory()
+
+
+@pytest.fixture(scope="session")
+def t1(shared) -> bytes:
+    """The group photo's JPEG bytes (6 frontal faces)."""
+    return (shared / "images" / "t1.jpg").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def app_factory(model):
+    """A test client of an app built from the model's config with ``section__key=value`` overrides."""
+    def make(**overrides):
+        app = create_app(model.config.override(**overrides), model)
+        app.testing = True
+        return app.test_client()
+    return make
+
+
+@pytest.fixture(scope="module")
+def client(app_factory):
+    """A test client of the app with the default config, on the session's model."""
+    return app_factory()

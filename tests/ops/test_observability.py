@@ -6,9 +6,9 @@ import os
 import stat
 
 import pytest
+
 from prometheus_client.parser import text_string_to_metric_families
 
-from hailo_scrfd.http.app import create_app
 from hailo_scrfd.system.thermal import read_soc_temperature
 
 METRICS = {"hailo_scrfd_requests", "hailo_scrfd_request_duration_seconds", "hailo_scrfd_inference_duration_seconds",
@@ -16,9 +16,11 @@ METRICS = {"hailo_scrfd_requests", "hailo_scrfd_request_duration_seconds", "hail
            "hailo_scrfd_backend_recoveries", "hailo_scrfd_soc_temperature_celsius", "hailo_scrfd_build_info"}
 
 
+
 @pytest.fixture
-def client(model):
-    return create_app(model.config, model).test_client()
+def fresh_client(app_factory):
+    """A new app for each test: its request counters start at zero."""
+    return app_factory()
 
 
 def samples(client):
@@ -28,18 +30,18 @@ def samples(client):
     return families, {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
 
 
-def test_all_metrics_are_exported(client):
-    families, _ = samples(client)
+def test_all_metrics_are_exported(fresh_client):
+    families, _ = samples(fresh_client)
     assert METRICS <= set(families)
 
 
-def test_requests_latency_inference_and_faces_are_counted(client, shared):
+def test_requests_latency_inference_and_faces_are_counted(fresh_client, shared):
     body = (shared / "images" / "t1.jpg").read_bytes()
     for _ in range(2):
-        assert client.post("/v1/detect", data=body, content_type="image/jpeg").status_code == 200
-    assert client.post("/v1/detect", data=b"junk", content_type="image/jpeg").status_code == 422
-    assert client.get("/no/such/path").status_code == 404
-    _, values = samples(client)
+        assert fresh_client.post("/v1/detect", data=body, content_type="image/jpeg").status_code == 200
+    assert fresh_client.post("/v1/detect", data=b"junk", content_type="image/jpeg").status_code == 422
+    assert fresh_client.get("/no/such/path").status_code == 404
+    _, values = samples(fresh_client)
     assert values[("hailo_scrfd_requests_total", (("endpoint", "/v1/detect"), ("status", "200")))] == 2
     assert values[("hailo_scrfd_requests_total", (("endpoint", "/v1/detect"), ("status", "422")))] == 1
     assert values[("hailo_scrfd_requests_total", (("endpoint", "unmatched"), ("status", "404")))] == 1
@@ -49,10 +51,10 @@ def test_requests_latency_inference_and_faces_are_counted(client, shared):
     assert values[("hailo_scrfd_model_loaded", ())] == 1 and values[("hailo_scrfd_queue_depth", ())] == 0
 
 
-def test_health_reports_counts_queue_and_temperature(client):
-    client.get("/health")
-    client.get("/nope")
-    body = client.get("/health").get_json()
+def test_health_reports_counts_queue_and_temperature(fresh_client):
+    fresh_client.get("/health")
+    fresh_client.get("/nope")
+    body = fresh_client.get("/health").get_json()
     assert body["requests"]["total"] >= 2 and body["requests"]["by_status"]["404"] == 1
     assert body["queue_depth"] == 0 and body["recoveries"] == 0
     assert body["temperature_c"] is None or isinstance(body["temperature_c"], float)

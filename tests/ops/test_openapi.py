@@ -46,14 +46,6 @@ def check(path: str, method: str, resp) -> None:
         Draft202012Validator(schema, registry=REGISTRY).validate(resp.get_json())
 
 
-@pytest.fixture(scope="module")
-def client(model):
-    return create_app(model.config, model).test_client()
-
-
-@pytest.fixture(scope="module")
-def t1(shared):
-    return (shared / "images" / "t1.jpg").read_bytes()
 
 
 def test_document_is_valid_openapi_31():

@@ -16,10 +16,6 @@ from support.server import ServerProcess
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def t1(shared):
-    return (shared / "images" / "t1.jpg").read_bytes()
-
 
 @pytest.fixture
 def faulty_server(shared, tmp_path):

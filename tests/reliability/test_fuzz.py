@@ -21,10 +21,6 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
     st.text(max_size=8), inner, max_size=3), max_leaves=6)
 
 
-@pytest.fixture(scope="module")
-def client(model):
-    return create_app(model.config, model).test_client()
-
 
 @pytest.fixture(scope="module")
 def tiny_jpeg():

@@ -20,21 +20,13 @@ from support.server import clean_env
 KEY = "k3y-0123456789abcdef"
 
 
-@pytest.fixture(scope="module")
-def t1(shared):
-    return (shared / "images" / "t1.jpg").read_bytes()
+
+def test_without_keys_the_api_is_open(t1, app_factory):
+    assert app_factory().post("/v1/detect", data=t1, content_type="image/jpeg").status_code == 200
 
 
-def client_for(model, **overrides):
-    return create_app(model.config.override(**overrides), model).test_client()
-
-
-def test_without_keys_the_api_is_open(model, t1):
-    assert client_for(model).post("/v1/detect", data=t1, content_type="image/jpeg").status_code == 200
-
-
-def test_keys_are_required_and_accepted_in_both_headers(model, t1):
-    client = client_for(model, security__api_keys=(KEY, "another-key"))
+def test_keys_are_required_and_accepted_in_both_headers(t1, app_factory):
+    client = app_factory(security__api_keys=(KEY, "another-key"))
     for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY},
                     {"X-API-Key": KEY[:-1]}):
         resp = client.post("/v1/detect", data=t1, content_type="image/jpeg", headers=headers)
@@ -46,21 +38,21 @@ def test_keys_are_required_and_accepted_in_both_headers(model, t1):
         assert resp.status_code == 200, headers
 
 
-def test_public_endpoints_follow_the_config(model):
-    client = client_for(model, security__api_keys=(KEY,))
+def test_public_endpoints_follow_the_config(app_factory):
+    client = app_factory(security__api_keys=(KEY,))
     assert client.get("/health").status_code == 200
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"X-API-Key": KEY}).status_code == 200
-    strict = client_for(model, security__api_keys=(KEY,), security__health_public=False,
+    strict = app_factory(security__api_keys=(KEY,), security__health_public=False,
                         security__metrics_public=True)
     assert strict.get("/health").status_code == 401 and strict.get("/metrics").status_code == 200
 
 
-def test_keys_file(tmp_path, model, t1):
+def test_keys_file(tmp_path, t1, app_factory):
     keys = tmp_path / "keys"
     keys.write_text(f"# rotated 2026-11\n{KEY}\n\n  second-key  \n")
-    client = client_for(model, security__api_keys_file=str(keys))
+    client = app_factory(security__api_keys_file=str(keys))
     assert client.post("/v1/detect", data=t1, content_type="image/jpeg",
                        headers={"X-API-Key": "second-key"}).status_code == 200
     assert client.post("/v1/detect", data=t1, content_type="image/jpeg",
@@ -103,9 +95,9 @@ def test_errors_never_reveal_paths(tmp_path):
     assert "secret-dir" not in body and "Traceback" not in body
 
 
-def test_image_data_never_reaches_logs_or_errors(model, t1, caplog):
+def test_image_data_never_reaches_logs_or_errors(t1, caplog, app_factory):
     b64 = base64.b64encode(t1).decode()
-    client = client_for(model)
+    client = app_factory()
     with caplog.at_level(logging.DEBUG):
         responses = [
             client.post("/v1/detect", json={"image": b64, "threshold": "high"}),
@@ -122,7 +114,7 @@ def test_image_data_never_reaches_logs_or_errors(model, t1, caplog):
     assert probe not in caplog.text
 
 
-def test_security_headers(model):
-    resp = client_for(model).get("/health")
+def test_security_headers(app_factory):
+    resp = app_factory().get("/health")
     assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["Referrer-Policy"] == "no-referrer"
     assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")

@@ -8,12 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hailo_scrfd.http.app import create_app
 
-
-@pytest.fixture(scope="module")
-def client(model):
-    return create_app(model.config, model).test_client()
 
 
 @pytest.fixture(scope="module")

@@ -54,11 +54,11 @@ def origin(shared):
 
 
 @pytest.fixture(scope="module")
-def client(model):
-    config = model.config.override(url_fetch__enabled=True, url_fetch__allowed_schemes=("http",),
-                                   url_fetch__allowed_hosts=("127.0.0.1",), url_fetch__allow_private_addresses=True,
-                                   url_fetch__timeout_s=1.0, url_fetch__max_mb=0.5)
-    return create_app(config, model).test_client()
+def client(app_factory):
+    """This module's client fetches from the test's own HTTP server on 127.0.0.1."""
+    return app_factory(url_fetch__enabled=True, url_fetch__allowed_schemes=("http",),
+                       url_fetch__allowed_hosts=("127.0.0.1",), url_fetch__allow_private_addresses=True,
+                       url_fetch__timeout_s=1.0, url_fetch__max_mb=0.5)
 
 
 def error(resp):

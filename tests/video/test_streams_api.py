@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.pipeline.response import LANDMARK_NAMES
 
 from ..ops.test_openapi import check
 
-
-@pytest.fixture(scope="module")
-def t1(shared):
-    return (shared / "images" / "t1.jpg").read_bytes()
 
 
 def test_video_routes_answer_as_documented(model, t1, tmp_path):
