@@ -84,6 +84,7 @@ def test_sigterm_during_a_burst_loses_no_accepted_request(shared, t1):
     outcomes: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
+    loaded = threading.Event()
 
     def client():
         while not stop.is_set():
@@ -103,13 +104,15 @@ def test_sigterm_during_a_burst_loses_no_accepted_request(shared, t1):
                 conn.close()
             with lock:
                 outcomes.append(outcome)
+                if len(outcomes) >= 16:
+                    loaded.set()
             if outcome == "refused":
                 return
 
     threads = [threading.Thread(target=client) for _ in range(8)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    assert loaded.wait(60), outcomes  # the server is under load: 16 requests answered
     code = srv.stop(timeout_s=30)
     stop.set()
     for t in threads:
