@@ -17,7 +17,6 @@ turns ``irot``/``imir`` into the EXIF tag, which the transpose applies. Either w
 from __future__ import annotations
 
 import io
-import threading
 
 from PIL import Image
 
@@ -27,9 +26,6 @@ _HEVC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", 
 _AV1_BRANDS = frozenset({b"avif", b"avis"})
 _STRUCTURAL_BRANDS = frozenset({b"mif1", b"msf1", b"mif2", b"miaf"})  # HEIF without saying which codec
 _MAX_BRANDS = 64
-
-_lock = threading.Lock()
-_heif_class: type[Image.Image] | None = None
 
 
 def container_format(data: bytes) -> str | None:
@@ -68,16 +64,14 @@ def _avif_class() -> type[Image.Image]:
 
 
 def _hevc_class() -> type[Image.Image]:
-    global _heif_class
-    with _lock:
-        if _heif_class is None:
-            from pillow_heif import options
-            from pillow_heif.as_plugin import HeifImageFile
+    """pillow-heif's image class, imported on first use (Python's import lock makes that once; setting the
+    options again is harmless)."""
+    from pillow_heif import options
+    from pillow_heif.as_plugin import HeifImageFile
 
-            # The primary image only: no thumbnails for draft(), no depth or auxiliary images read.
-            options.THUMBNAILS = options.DEPTH_IMAGES = options.AUX_IMAGES = False
-            _heif_class = HeifImageFile
-        return _heif_class
+    # The primary image only: no thumbnails for draft(), no depth or auxiliary images read.
+    options.THUMBNAILS = options.DEPTH_IMAGES = options.AUX_IMAGES = False
+    return HeifImageFile
 
 
 def _reason(exc: Exception) -> str:
