@@ -16,9 +16,11 @@ from ..vision.decode import decode_base64_image
 
 RAW_IMAGE_TYPES = frozenset({
     "image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/webp", "image/bmp", "image/x-ms-bmp",
-    "image/tiff", "image/tif", "image/gif", "application/octet-stream",
+    "image/tiff", "image/tif", "image/gif", "image/heic", "image/heif", "image/avif", "image/heic-sequence",
+    "image/heif-sequence", "image/avif-sequence", "application/octet-stream",
 })
-SUPPORTED = "application/json, multipart/form-data, or a raw image (image/jpeg, png, webp, bmp, tiff)"
+SUPPORTED = ("application/json, multipart/form-data, or a raw image "
+             "(image/jpeg, png, webp, bmp, tiff, heic, heif, avif)")
 BATCH_FIELD = "images"  # a JSON list of base64 images, or repeated multipart files of that name
 
 

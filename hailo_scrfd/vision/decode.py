@@ -16,7 +16,10 @@ import simplejpeg
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageTooLarge, InvalidBase64, InvalidImage, MissingImage
+from .heif import container_format, open_container
 from .jpeg import JpegHeader, plain_jpeg_header
+
+SUPPORTED_FORMATS = "JPEG, PNG, WebP, BMP, TIFF, GIF, HEIC/HEIF, AVIF"
 
 _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+(?:;[\w=.+-]+)*;base64,", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
@@ -40,8 +43,8 @@ def decode_base64_image(text: str) -> bytes:
 def decode_image(data: bytes, *, max_pixels: int) -> np.ndarray:
     """Decode an encoded image into an RGB uint8 ``(H, W, 3)`` array.
 
-    The pixel limit is checked from the header, before any pixel is decoded. EXIF
-    orientation is applied; animated images give their first frame.
+    The pixel limit is checked from the header, before any pixel is decoded. EXIF orientation (and HEIF's
+    ``irot``/``imir``) is applied; animated images give their first frame, HEIC/HEIF/AVIF their primary image.
     """
     pixels, _, _ = _decode_any(data, max_pixels, None)
     return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB) if pixels.ndim == 2 else pixels
@@ -174,18 +177,27 @@ _TRANSPOSING = (5, 6, 7, 8)
 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """The image with its header read (the size known, no pixel decoded), within the pixel limit."""
+    container = container_format(data)
+    if container is not None:  # HEIC, HEIF, AVIF (:mod:`.heif`)
+        image = open_container(data, container)
+    else:
+        image = _open_with_pillow(data, max_pixels)
+    _check_size(*image.size, max_pixels)
+    return image
+
+
+def _open_with_pillow(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked below
-            image = Image.open(io.BytesIO(data))
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked after
+            return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"the image exceeds the limit of {max_pixels} pixels") from None
     except UnidentifiedImageError:
-        raise InvalidImage("the body is not a decodable image (supported: JPEG, PNG, WebP, BMP, TIFF, GIF)") from None
+        raise InvalidImage(f"the body is not a decodable image (supported: {SUPPORTED_FORMATS})") from None
     except Exception as exc:
         raise InvalidImage(f"the image header is corrupt ({type(exc).__name__})") from None
-    _check_size(*image.size, max_pixels)
-    return image
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:

@@ -270,7 +270,9 @@ class TestErrors:
     @pytest.mark.parametrize("ctype", ["text/plain", "application/xml", None])
     def test_415(self, client, ctype):
         kw = {"content_type": ctype} if ctype else {}
-        assert_error(client.post("/v1/detect", data=b"hello", **kw), 415, "unsupported_media_type")
+        resp = client.post("/v1/detect", data=b"hello", **kw)
+        assert_error(resp, 415, "unsupported_media_type")
+        assert "(image/jpeg, png, webp, bmp, tiff, heic, heif, avif)" in resp.get_json()["error"]["message"]
 
     def test_422_not_an_image(self, client):
         assert_error(client.post("/v1/detect", data=b"hello", content_type="image/png"), 422, "invalid_image")

@@ -1,13 +1,14 @@
 """A real `hailo-scrfd serve` process on 127.0.0.1, driven over HTTP with real photos."""
 
 import base64
+import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from hailo_scrfd.vision.decode import decode_image_reduced
+from hailo_scrfd.vision.decode import decode_image, decode_image_reduced
 
 from support.server import ServerProcess, clean_env
 
@@ -84,6 +85,35 @@ def test_errors_over_real_http(server):
                          timeout=10)
     assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_image"
     assert requests.get(server.url + "/health", timeout=5).status_code == 200
+
+
+def test_heic_and_avif_over_real_http(server, photos):
+    """iPhone- and web-style files made from t1.jpg at run time: a HEIC stored sideways with orientation 6 (sent
+    chunked), an AVIF; the faces of the JPEG's pixels, upright, within 1 px (tests/api/test_heif_api.py)."""
+    from PIL import Image
+
+    from ..api.test_heif_api import max_difference
+    from ..unit.test_heif import encode
+
+    upright = Image.fromarray(decode_image(photos["t1.jpg"], max_pixels=10**8))
+    png = io.BytesIO()
+    upright.save(png, "PNG")
+    expected = requests.post(server.url + "/v1/detect", data=png.getvalue(), headers={"Content-Type": "image/png"},
+                             timeout=60).json()["faces"]
+    heic = encode(upright.transpose(Image.Transpose.ROTATE_90), "HEIF", 6)
+    avif = encode(upright, "AVIF")
+    for data, mime, chunked in ((heic, "image/heic", True), (avif, "image/avif", False), (heic, "", False)):
+        body = iter([data[:1000], data[1000:]]) if chunked else data
+        if mime:
+            resp = requests.post(server.url + "/v1/detect", data=body, headers={"Content-Type": mime}, timeout=60)
+        else:
+            resp = requests.post(server.url + "/v1/detect", files={"image": ("IMG_0001.HEIC", data)}, timeout=60)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["image"] == {"width": 1280, "height": 886}
+        assert max_difference(resp.json()["faces"], expected) < 1.0
+    resp = requests.post(server.url + "/v1/detect", data=heic[:len(heic) // 2], headers={"Content-Type": "image/heic"},
+                         timeout=60)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_image"
 
 
 def test_8_threads_x_20_requests_all_correct(server, photos):

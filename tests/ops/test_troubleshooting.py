@@ -102,3 +102,20 @@ def test_queue_full_message_is_documented():
 
 def test_port_in_use_message_is_documented():
     assert "hailo-scrfd: error: cannot listen on 127.0.0.1:5001: address already in use" in DOC
+
+
+def test_image_format_messages_are_documented():
+    """The 415's list of formats, and what a broken HEIC or AVIF container gets, word for word."""
+    from hailo_scrfd.errors import InvalidImage
+    from hailo_scrfd.http.payload import SUPPORTED
+    from hailo_scrfd.vision.decode import SUPPORTED_FORMATS, decode_image
+
+    assert f"Content-Type 'text/plain' is not supported; send {SUPPORTED}\"" in DOC
+    assert f"the body is not a decodable image (supported: {SUPPORTED_FORMATS})" in DOC
+    ftyp = {"AVIF": b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf", "HEIC/HEIF": b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"}
+    for name, head in ftyp.items():
+        with pytest.raises(InvalidImage) as info:
+            decode_image(head + b"\0" * 64, max_pixels=10**6)
+        prefix = info.value.message.split(" (")[0]
+        assert prefix.startswith(f"the {name} image cannot be read") and f'"message": "{prefix} (' in DOC
+    assert "AVIF images are not supported: this Pillow was built without libavif" in DOC

@@ -71,14 +71,53 @@ def test_multipart_bodies(client, tiny_jpeg, data):
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=300), mime=st.sampled_from(["image/jpeg", "image/png", "image/webp", "image/gif",
-                                                           "application/octet-stream", "text/plain", ""]),
+                                                           "image/heic", "image/avif", "application/octet-stream",
+                                                           "text/plain", ""]),
        query=st.dictionaries(st.sampled_from(PARAMS) | st.text(max_size=5), st.text(max_size=8), max_size=3))
 def test_raw_bodies(client, body, mime, query):
     check(client.post("/v1/detect", data=body, content_type=mime or None, query_string=query))
 
 
+@pytest.fixture(scope="module")
+def tiny_heif():
+    """A small HEIC and AVIF (a gradient with a corner mark), to be cut, spliced and overwritten."""
+    from ..unit.test_heif import encode, scene
+    return {fmt: encode(scene(64, 48), fmt) for fmt in ("HEIF", "AVIF")}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_heic_and_avif(client, tiny_heif, data):
+    """Real HEIC and AVIF files, cut short, with bytes overwritten (box sizes and types, the ispe size, the coded
+    data) or a run inserted: a 200 or a JSON 4xx, never a 5xx, in a raw body, base64 JSON or a multipart file."""
+    fmt = data.draw(st.sampled_from(sorted(tiny_heif)))
+    body = bytearray(tiny_heif[fmt])
+    # Where the boxes that matter are: the ftyp size, the ispe width and height, iloc's extents, mdat's size.
+    marks = [0] + [i + k for box in (b"ispe", b"iloc", b"mdat", b"irot", b"pixi") if (i := body.find(box)) > 0
+                   for k in (-4, 8, 12)]
+    for _ in range(data.draw(st.integers(0, 4))):
+        at = data.draw(st.integers(0, len(body) - 1) | st.sampled_from(marks))
+        patch = data.draw(st.binary(min_size=1, max_size=8) | st.sampled_from(
+            [b"\0\0\0\0", b"\xff\xff\xff\xff", b"\x7f\xff\xff\xff", b"ispe", b"iloc", b"irot", b"mdat"]))
+        if data.draw(st.booleans()):
+            body[at:at + len(patch)] = patch
+        else:
+            body[at:at] = patch
+    body = bytes(body[:data.draw(st.integers(1, len(body)))])
+    form = data.draw(st.sampled_from(["raw", "json", "multipart"]))
+    if form == "raw":
+        resp = client.post("/v1/detect", data=body, content_type=data.draw(st.sampled_from(
+            ["image/heic", "image/heif", "image/avif", "application/octet-stream", "image/jpeg"])))
+    elif form == "json":
+        resp = client.post("/v1/detect", json={"image": base64.b64encode(body).decode()})
+    else:
+        resp = client.post("/v1/align", data={"image": (io.BytesIO(body), "x.heic")},
+                           content_type="multipart/form-data")
+    check(resp)
+
+
 @schemathesis.serializer("image/jpeg", "image/png", "image/webp", "image/bmp", "image/tiff", "image/gif",
-                         "application/octet-stream")
+                         "image/heic", "image/heif", "image/avif", "application/octet-stream")
 def _raw_bytes(ctx, value):
     return value if isinstance(value, bytes) else str(value).encode()
 
