@@ -8,7 +8,7 @@ MODEL ?= $(HAILO_SCRFD_MODEL)
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv serve test install bench bench-env clean
+.PHONY: venv serve test install bench bench-env clean generate
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ serve: venv
 test: venv
 	$(VENV)/bin/ruff check hailo_scrfd tests bench scripts support
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The shipped YAML and the options of openapi.json are written from the declarations; a test checks them.
+generate: venv
+	$(VENV)/bin/python scripts/generate.py
 
 # The reference library (insightface) lives only in the benchmark's own venv, never in the project's.
 .bench/venv/.installed:

@@ -22,14 +22,16 @@ BASE_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "tuple[str, 
 
 
 def setting(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
-            choices: tuple[Any, ...] | None = None, fail_closed: bool = False) -> Any:
+            choices: tuple[Any, ...] | None = None, fail_closed: bool = False,
+            schema: Mapping[str, Any] | None = None) -> Any:
     """A dataclass field carrying its doc, its valid range or choices, and its failure rule.
 
     ``fail_closed``: a bad value of this key stops the service instead of falling back to the default,
     because the default would weaken security or widen exposure (an API key list, a host fence, a limit).
+    ``schema``: JSON Schema the range and choices cannot say (checked where the value is used).
     """
     return dataclasses.field(default=default, metadata={"doc": doc, "min": min, "max": max, "choices": choices,
-                                                        "fail_closed": fail_closed})
+                                                        "fail_closed": fail_closed, "schema": schema or {}})
 
 
 def declarations(cls: type) -> dict[str, Mapping[str, Any]]:

@@ -26,16 +26,19 @@ class DetectOptions:
     """Detection knobs of one request; the service's defaults come from the config's ``detection`` section."""
 
     threshold: float = setting(0.5, "Minimum face score.", min=0.0, max=1.0)
-    nms_threshold: float = setting(0.4, "IoU above which overlapping faces are merged.", min=0.0, max=1.0)
-    max_faces: int = setting(0, "Cap on faces per image; 0 means no cap. Which faces it keeps is `order`.",
+    nms_threshold: float = setting(0.4, "IoU above which a lower-scoring overlapping face is dropped.",
+                                   min=0.0, max=1.0)
+    max_faces: int = setting(0, "Keep at most this many faces, chosen by order (the largest by default); 0 = all.",
                              min=0, max=10000)
-    min_face_size: float = setting(0.0, "Minimum face box side, in original-image pixels.", min=0, max=100000)
-    mode: str = setting("fast", "Scale coverage: fast (one pass; a cheap rescue pass when it finds no face) or "
-                        "full (normal, reduced and high-resolution passes or tiles: close-ups and crowds).",
-                        choices=MODES)
-    order: str = setting("area", "Which faces max_faces keeps: the largest (area), the highest-scoring (score), "
-                         "the best quality (quality) or the most central (center). Faces are listed by score.",
-                         choices=ORDERS)
+    min_face_size: float = setting(0.0, "Drop faces whose box is narrower or shorter than this, in pixels.",
+                                   min=0, max=100000)
+    mode: str = setting("fast", "Scale coverage: fast (one pass; a cheap rescue pass at about half the input when "
+                        "it finds no face, so close-ups are not lost) or full (the normal pass, a reduced pass for "
+                        "faces larger than the frame holds, and a larger input or overlapping 640x640 tiles for "
+                        "small faces, merged): about 3-8 engine runs.", choices=MODES)
+    order: str = setting("area", "Which faces max_faces keeps: area (the largest; default), score (the "
+                         "highest-scoring), quality (the best overall quality; computes quality), or center "
+                         "(nearest the image centre). The faces are always listed by score.", choices=ORDERS)
 
     @classmethod
     def from_config(cls, section: Any) -> "DetectOptions":
@@ -47,8 +50,9 @@ class DetectOptions:
 class QualityOptions:
     """Whether each face gets a ``quality`` block, and the quality a face needs to be returned at all."""
 
-    quality: bool = setting(False, "Add a quality block (pose, sharpness, size, exposure, score, issues) to each face.")
-    min_quality: float = setting(0.0, "Drop faces whose overall quality score is below this (0 keeps all).",
+    quality: bool = setting(False, "Add a quality block to each face: pose, sharpness, size, exposure, an overall "
+                            "score and issue codes.")
+    min_quality: float = setting(0.0, "Drop faces whose quality score is below this; 0 keeps every face.",
                                  min=0.0, max=1.0)
 
     @property
@@ -60,7 +64,8 @@ class QualityOptions:
 class AlignOptions:
     """How /v1/align returns each face's aligned crop."""
 
-    size: int = setting(112, "Crop side in pixels: a multiple of 112 or 128.", min=112, max=1024)
+    size: int = setting(112, "Crop side: a multiple of 112 or of 128.", min=112, max=1024,
+                        schema={"anyOf": [{"multipleOf": 112}, {"multipleOf": 128}]})
     format: str = setting("png", "Crop encoding.", choices=("png", "jpeg"))
 
 
@@ -68,8 +73,9 @@ class AlignOptions:
 class RenderOptions:
     """How /v1/draw and /v1/redact return the picture."""
 
-    format: str = setting("jpeg", "Output encoding; without it, the Accept header chooses (image/png or "
-                          "image/jpeg). JPEG is much faster to encode for large photos.", choices=("jpeg", "png"))
+    format: str = setting("jpeg", "Output encoding; without it the Accept header chooses (image/png or "
+                          "image/jpeg), else JPEG, which is much faster to encode for large photos.",
+                          choices=("jpeg", "png"))
     max_side: int = setting(0, "Shrink the output so its longer side is at most this many pixels; 0 keeps the "
                             "original size.", min=0, max=65535)
 
@@ -78,4 +84,5 @@ class RenderOptions:
 class RedactOptions:
     """How /v1/redact covers each face."""
 
-    style: str = setting("blur", "How each face (plus a 30 % margin) is covered.", choices=("blur", "pixelate", "fill"))
+    style: str = setting("blur", "How each face, plus a margin of 30 % of its size on each side, is covered.",
+                         choices=("blur", "pixelate", "fill"))

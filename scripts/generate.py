@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write the files generated from the declarations: config/hailo-scrfd.yaml.
+"""Write the files generated from the declarations: config/hailo-scrfd.yaml and the request options of
+hailo_scrfd/http/openapi.json.
 
 Usage: generate.py [--check]   (--check: exit 1, naming the files, when a committed file differs)
 """
@@ -10,12 +11,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from hailo_scrfd.http.openapi import packaged_document  # noqa: E402
+from hailo_scrfd.http.openapi_options import document_text, with_declared_options  # noqa: E402
 from hailo_scrfd.system.config import SCRFDServiceConfig  # noqa: E402
 from hailo_scrfd.system.template import config_template  # noqa: E402
 
 
 def generated() -> dict[Path, str]:
-    return {ROOT / "config" / "hailo-scrfd.yaml": config_template(SCRFDServiceConfig)}
+    return {ROOT / "config" / "hailo-scrfd.yaml": config_template(SCRFDServiceConfig),
+            ROOT / "hailo_scrfd" / "http" / "openapi.json": document_text(with_declared_options(packaged_document()))}
 
 
 def main(argv: list[str]) -> int:

@@ -112,12 +112,6 @@ def test_a_fail_closed_key_stops_the_command_with_one_line(tmp_path, command):
     assert not (tmp_path / "out.json").exists()
 
 
-def test_the_shipped_config_is_generated_from_the_declarations():
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"], capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-
-
 def test_a_bad_pair_of_quality_keys_falls_back_to_the_section_defaults():
     cfg, warnings = load({"quality": {"min_brightness": 150, "max_brightness": 100, "max_yaw": 20}})
     assert cfg.quality == SCRFDServiceConfig().quality and len(warnings) == 1
