@@ -32,7 +32,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    def __init__(self, model: Path | None, *args: str, port: int | None = None, env: dict | None = None):
+    def __init__(self, model: Path | None, *args: str, port: int | None = None, env: dict | None = None,
+                 preexec_fn=None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"hailo-scrfd-e2e-{self.port}.log"
@@ -40,7 +41,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hailo_scrfd", "serve", *(["--model", str(model)] if model else []),
              "--host", "127.0.0.1", "--port", str(self.port), *args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env or clean_env())
+            stdout=self._log, stderr=subprocess.STDOUT, env=env or clean_env(), preexec_fn=preexec_fn)
 
     def wait_ready(self, timeout_s: float = 60.0) -> dict:
         """Poll /health until it answers 200; ``self.probes`` counts the requests the server answered."""

@@ -79,6 +79,15 @@ class LimitsSection:
                                  "\"images\" list or repeated multipart \"images\" files); more get 400 "
                                  "batch_too_large. The whole body also counts against server.max_body_mb (413).",
                                  min=1, max=1000)
+    memory_budget_mb: int = _key(0, "Memory (MiB) the images of the requests in flight may hold at once: their "
+                                 "bodies and decodes, estimated from each image's header before it is decoded. A "
+                                 "request that does not fit waits up to memory_wait_s for others to finish, then "
+                                 "gets 503 with Retry-After, so a burst of large photos never takes the process "
+                                 "over its memory limit. 0: 80 % of what the cgroup's limit (systemd's MemoryMax=) "
+                                 "leaves free at start, or without a limit, of half the machine's memory.",
+                                 min=0, max=1_000_000)
+    memory_wait_s: float = _key(2.0, "How long a request waits for room in memory_budget_mb before its 503.",
+                                min=0, max=60)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def annotate(image: np.ndarray, boxes: np.ndarray, scores: np.ndarray | None = N
     """
     boxes, scores, landmarks = _check_faces(boxes, scores, landmarks)
     canvas, scale = fit_max_side(_as_rgb(image), max_side)
-    if not (inplace and canvas is image):
+    if not (inplace and canvas is image and _writable(image)):
         canvas = canvas.copy()
     height, width = canvas.shape[:2]
     unit = max(height, width) / 1000.0            # ~1 px per 1000 px of image side
@@ -133,7 +133,7 @@ def redact(image: np.ndarray, boxes: np.ndarray, *, style: str = "blur", margin:
     if style not in REDACT_STYLES:
         raise ValueError(f"unknown redaction style {style!r}: choose {', '.join(REDACT_STYLES)}")
     out = _as_rgb(image)
-    if not (inplace and out is image):
+    if not (inplace and out is image and _writable(image)):
         out = out.copy()
     height, width = out.shape[:2]
     for x1, y1, x2, y2 in redaction_regions(boxes, (width, height), margin):
@@ -193,6 +193,11 @@ def _to_bgr_in_place(image: np.ndarray, rows: int = 256) -> np.ndarray:
         stripe = image[top:top + rows]
         cv2.cvtColor(stripe, cv2.COLOR_RGB2BGR, dst=stripe)
     return image
+
+
+def _writable(image: np.ndarray) -> bool:
+    """Whether OpenCV may draw on ``image`` itself (Pillow's decodes are read-only views)."""
+    return image.flags.writeable and image.flags.c_contiguous
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

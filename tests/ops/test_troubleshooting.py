@@ -10,6 +10,7 @@ import pytest
 from hailo_scrfd.backends.base import Backend, InputSpec, check_model_file
 from hailo_scrfd.backends.hailo import check_device_nodes, explain
 from hailo_scrfd.errors import ModelLoadError, QueueFull
+from hailo_scrfd.pipeline.budget import MemoryBudget
 from hailo_scrfd.runtime.worker import InferenceWorker
 
 from ..conftest import ROOT
@@ -98,6 +99,15 @@ def test_queue_full_message_is_documented():
     finally:
         release.set()
         worker.close()
+
+
+def test_memory_budget_message_is_documented():
+    budget = MemoryBudget(1, max_waiting=0, wait_s=0)
+    with budget.reserve(1), pytest.raises(QueueFull) as info:
+        with budget.reserve(1):
+            pass
+    assert info.value.headers["Retry-After"] == "2"
+    assert f'"message": "{info.value.message}"' in DOC
 
 
 def test_port_in_use_message_is_documented():
