@@ -19,7 +19,7 @@ from .base import check_model_file
 from .onnx import OnnxBackend
 from .onnx_cache import _cpu_flags
 from .onnx_auto import HINT, SwappingBackend, auto_int8, quantize_in_background, same_faces
-from .onnx_quantize import cache_path, calibration_of, find_quantized, outdated_quantized
+from .onnx_quantize import META_CALIBRATION, cache_path, find_quantized, outdated_quantized
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,12 @@ def create_onnx(config: SCRFDServiceConfig, model_path: str) -> OnnxBackend:
         return _without_int8(config, model_path)
     decision = decision_path(int8_path, section)
     decided = _read_decision(decision) if precision == "auto" else None
-    calibration = calibration_of(int8_path)
     if decided == "fp32":
         log.info("model.precision auto: FP32, as measured at an earlier start here (%s; delete it to measure "
                  "again)", decision)
         return _tagged(OnnxBackend(model_path, section, timeout), "fp32", None)
-    int8 = _int8(OnnxBackend(str(int8_path), section, timeout), calibration)
+    int8 = _int8(OnnxBackend(str(int8_path), section, timeout))
+    calibration = int8.precision["calibration"]
     if precision == "int8" or decided == "int8":
         log.info("model.precision %s: INT8 (calibration: %s) %s%s", precision, calibration, int8_path,
                  f" (measured faster at an earlier start here: {decision})" if decided else "")
@@ -111,9 +111,11 @@ def _write_decision(path: Path, choice: str, int8_ms: float, fp32_ms: float, rea
         log.warning("model.precision auto: cannot keep the decision in %s: %s", path, exc)
 
 
-def _int8(backend: OnnxBackend, calibration: str) -> OnnxBackend:
+def _int8(backend: OnnxBackend) -> OnnxBackend:
+    """``backend`` on an INT8 file: named so, and tagged with what calibrated it (read from the session, so
+    that a start from the cached optimised graph needs no ``import onnx``)."""
     backend.name += " int8"
-    return _tagged(backend, "int8", calibration)
+    return _tagged(backend, "int8", backend.metadata().get(META_CALIBRATION, "photos"))
 
 
 def _tagged(backend: OnnxBackend, precision: str, calibration: str | None) -> OnnxBackend:
@@ -135,7 +137,7 @@ def _make_int8(swapping: SwappingBackend, fp32: OnnxBackend, config: SCRFDServic
             reason = (err or "").strip().splitlines()[-1:] or [f"exit code {child.returncode}"]
             return _stay_fp32(swapping, f"making the INT8 version failed ({reason[0]})", hint)
         section, timeout = config.onnx, config.performance.inference_timeout_s
-        int8 = _int8(OnnxBackend(str(int8_path), section, timeout), calibration_of(int8_path))
+        int8 = _int8(OnnxBackend(str(int8_path), section, timeout))
         ok, how = same_faces(fp32, int8)
         decision = decision_path(int8_path, section)
         if not ok:
