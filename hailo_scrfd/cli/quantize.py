@@ -46,7 +46,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
-    from ..backends.onnx_quantize import cache_path, calibration_images, quantize_lock
+    from ..backends.onnx_quantize import cache_path, quantize_lock
     from ..errors import ModelLoadError
     from ..system.models import resolve_model
 
@@ -63,8 +63,7 @@ def _command(args: argparse.Namespace) -> int:
             return fail(f"calibration directory not found: {args.calibration}", EXIT_CONFIG)
         cached = cache_path(src)
         with quantize_lock(cached):
-            _quantize(args, src, cached, calibration_images(args.calibration, args.max_images)
-                      if args.calibration else None)
+            _quantize(args, src, cached)
     except (ModelLoadError, ValueError, FileNotFoundError, OSError) as exc:
         return fail(str(exc), EXIT_CONFIG)
     if args.output:
@@ -73,18 +72,18 @@ def _command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quantize(args: argparse.Namespace, src: str, cached: Path, photos: list[Path] | None) -> None:
+def _quantize(args: argparse.Namespace, src: str, cached: Path) -> None:
     """Quantize unless the cache has a version already; photos replace one made from synthetic scenes."""
     import functools
 
-    from ..backends.onnx_quantize import calibration_of, quantize_model
+    from ..backends.onnx_quantize import calibration_images, calibration_of, quantize_model
     from ..backends.onnx_synthetic import synthetic_canvases
 
     made_by = calibration_of(cached) if cached.is_file() else None
-    if made_by is not None and not args.force and (photos is None or made_by == "photos"):
+    if made_by is not None and not args.force and (not args.calibration or made_by == "photos"):
         logging.info("%s already has an INT8 version, calibrated on %s (--force makes it again)", src, made_by)
-    elif photos is not None:
-        quantize_model(src, cached, photos)
+    elif args.calibration:
+        quantize_model(src, cached, calibration_images(args.calibration, args.max_images))
     else:
         quantize_model(src, cached, functools.partial(synthetic_canvases, count=args.max_images),
                        calibration="synthetic")

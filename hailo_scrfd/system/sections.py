@@ -55,7 +55,8 @@ class ModelSection:
                           "and cached in the model dir under the file's sha256; an error if there is none) or auto "
                           "(when the INT8 version exists, time both at start-up and keep the faster, and log the "
                           "decision; the decision is kept beside the INT8 file per machine, so later starts load "
-                          "only that engine; else fp32). Ignored for a .hef, which is int8 already.",
+                          "only that engine; without one, FP32 while model.auto_int8 makes one). Ignored for a "
+                          ".hef, which is int8 already.",
                           choices=("auto", "fp32", "int8"))
     auto_int8: str = _key("synthetic", "How model.precision auto gets an INT8 version when the cache has none: "
                           "synthetic (serve FP32 at once; meanwhile a low-priority child process calibrates one on "
