@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -48,6 +49,8 @@ def test_swap_lets_runs_in_flight_finish_and_later_runs_use_the_new_engine():
     results = []
     running = threading.Thread(target=lambda: results.append(swapping.infer(np.zeros((1, 32, 32, 3)))))
     running.start()
+    while swapping._users.get(id(old)) != 1:  # the run is in flight on the old engine
+        time.sleep(0.001)
     swapper = threading.Thread(target=swapping.swap, args=(new, new.precision))
     swapper.start()
     while swapping.name != new.name:
