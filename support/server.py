@@ -21,8 +21,9 @@ def free_port() -> int:
 
 
 # Kept when the rest of HAILO_SCRFD_* is dropped: the tests' own model cache, so that no cached INT8 or
-# optimised model of the user's leaks into a test server, and the tests write nothing into the user's cache.
-KEPT = ("HAILO_SCRFD_MODEL_DIR",)
+# optimised model of the user's leaks into a test server, and the tests write nothing into the user's cache;
+# and HAILO_SCRFD_AUTO_INT8, which the suite sets to off (no test server quantizes in the background).
+KEPT = ("HAILO_SCRFD_MODEL_DIR", "HAILO_SCRFD_AUTO_INT8")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

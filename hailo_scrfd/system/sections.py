@@ -55,8 +55,16 @@ class ModelSection:
                           "and cached in the model dir under the file's sha256; an error if there is none) or auto "
                           "(when the INT8 version exists, time both at start-up and keep the faster, and log the "
                           "decision; the decision is kept beside the INT8 file per machine, so later starts load "
-                          "only that engine; else fp32). Ignored for a .hef, which is int8 already.",
+                          "only that engine; without one, FP32 while model.auto_int8 makes one). Ignored for a "
+                          ".hef, which is int8 already.",
                           choices=("auto", "fp32", "int8"))
+    auto_int8: str = _key("synthetic", "How model.precision auto gets an INT8 version when the cache has none: "
+                          "synthetic (serve FP32 at once; meanwhile a low-priority child process calibrates one on "
+                          "scenes drawn procedurally, no photo needed, and caches it; it must find the same faces "
+                          "as FP32 on scenes it did not see and run faster, then it replaces FP32 with no request "
+                          "failing; later starts load it directly) or off (FP32 until `hailo-scrfd quantize` makes "
+                          "one). The environment variable HAILO_SCRFD_AUTO_INT8=off also turns it off.",
+                          choices=("synthetic", "off"))
     fallback: str = _key("", "An SCRFD ONNX model served on the CPU when the Hailo device cannot be opened at "
                          "start, or stays lost past hailo.fallback_after_s; /health then says \"degraded\" (still "
                          "200). Empty: no fallback.")
