@@ -44,7 +44,11 @@ class OnnxSection:
 class HailoSection:
     """Used only by the Hailo backend (a .hef model)."""
 
-    group_id: str = _key("SHARED", "HailoRT scheduler group id: processes using the same id share the device.")
+    group_id: str = _key("SHARED", "HailoRT scheduler group of the service's VDevice. On a Hailo-10H, processes "
+                         "whose VDevices use the same group (not UNIQUE) share the device; a process in UNIQUE, "
+                         "HailoRT's default, waits 5 s beside it and fails busy. On a Hailo-8 without HailoRT's "
+                         "multi-process service a group is shared only within one process: two processes never "
+                         "share the device.")
     batch_size: int = _key(1, "Frames per NPU batch (the scheduler's burst size).", min=1, max=16)
     max_in_flight: int = _key(4, "Inference jobs kept on the NPU at once, capped by HailoRT's async queue size.",
                               min=1, max=16)
