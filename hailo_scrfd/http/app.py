@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ class Service:
     probe: HealthProbe
     openapi: bytes = b""  # the served OpenAPI document, fitted to the config once
     started: float = field(default_factory=time.monotonic)
+    draining: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: /health answers 503
 
 
 def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
