@@ -10,8 +10,10 @@ one whose next request has just arrived. ``stop_gracefully`` replaces it:
    ``server.drain_s`` here while ``/health`` answers 503 ``draining``);
 2. on a socket we own, new connection attempts (bare SYNs) are dropped by a socket filter, so none can join
    the backlog: a client retries its SYN a second later and finds the port closed (refused, never reset);
-3. the accept loop stops, the backlog is accepted to empty with non-blocking accepts, idle keep-alive
-   connections with a request waiting are served, the rest closed, and the listener closed;
+3. the accept loop stops, the backlog is accepted to empty with non-blocking accepts and the listener
+   closed; idle keep-alive connections whose next request arrives within ``LINGER_S`` are served, the rest
+   closed (a request a client sends on an idle connection after that may find it closed: HTTP/1.1 lets
+   clients retry such a request, and ``server.drain_s`` has already told them to reconnect);
 4. in-flight requests get ``shutdown_timeout`` to finish (cheroot's thread pool).
 
 A socket systemd passed (socket activation) is shared with systemd, which keeps it open across restarts:
@@ -26,6 +28,7 @@ import select
 import socket
 import struct
 import threading
+import time
 
 from cheroot import wsgi
 from cheroot.server import _STOPPING_FOR_INTERRUPT
@@ -44,6 +47,7 @@ _DROP_NEW_SYNS = (
     (0x06, 0, 0, 0xFFFFFFFF),  # pass: ret #-1
 )
 SETTLE_S = 0.05  # after the filter: time for handshakes under way (SYN-ACK sent) to complete
+LINGER_S = 0.5  # after the listener closed: time for a request already sent on an idle keep-alive connection
 
 
 class DrainingServer(wsgi.Server):
@@ -53,8 +57,10 @@ class DrainingServer(wsgi.Server):
         super().__init__(bind_addr, app, **kwargs)
         self.inherited = inherited
         self.draining = False
-        if inherited is not None:
-            self.request_queue_size = socket.SOMAXCONN  # prepare() calls listen(): keep systemd's Backlog=
+        # prepare() calls listen(request_queue_size): cheroot's 5 overflows under a burst, and a connection whose
+        # handshake found the backlog full waits half-open, to be reset if the listener closes meanwhile. The
+        # kernel's limit (net.core.somaxconn) also keeps a passed socket's Backlog= (systemd's default).
+        self.request_queue_size = socket.SOMAXCONN
 
     def bind(self, family, type, proto=0):  # noqa: A002  # cheroot's signature
         """The inherited socket as it is, else cheroot's own bind."""
@@ -81,11 +87,11 @@ class DrainingServer(wsgi.Server):
         self.ready = False
         self._connections.stop()  # the accept loop ends (within cheroot's 0.5 s select timeout)
         swept = self._accept_backlog() if owned else 0
-        waiting = self._serve_waiting_idle()
         sock, self.socket = self.socket, None
         sock.close()
-        log.info("listener closed: %d queued connections accepted, %d waiting keep-alive requests taken%s",
-                 swept, waiting, "" if filtered or not owned else " (no SYN filter: a connection may be reset)")
+        taken = self._take_idle_requests(min(LINGER_S, self.shutdown_timeout))
+        log.info("listener closed: %d queued connections accepted, %d keep-alive connections taken%s",
+                 swept, taken, "" if filtered or not owned else " (no SYN filter: a connection may be reset)")
         self._unservicable_conns.put(_STOPPING_FOR_INTERRUPT)
         self._connections.close()  # idle keep-alive connections: nothing was sent on them
         self.requests.stop(self.shutdown_timeout)
@@ -101,18 +107,25 @@ class DrainingServer(wsgi.Server):
             self.process_conn(conn)
             count += 1
 
-    def _serve_waiting_idle(self) -> int:
-        """Idle keep-alive connections whose next request has arrived go to a worker, not to close()."""
+    def _take_idle_requests(self, linger_s: float) -> int:
+        """Idle keep-alive connections whose next request arrives within ``linger_s`` (one may be on its way as
+        the listener closes) go to a worker, answered with ``Connection: close``; the rest are closed after."""
         selector = self._connections._selector
         idle = {fd: conn for fd, conn in list(selector.connections) if conn is not self}
         poller = select.poll()
         for fd in idle:
             poller.register(fd, select.POLLIN)
-        ready = {fd for fd, _ in poller.poll(0)}
-        for fd in ready:
-            selector.unregister(fd)
-            self.process_conn(idle[fd])
-        return len(ready)
+        taken, deadline = 0, time.monotonic() + linger_s
+        while idle:
+            remaining = deadline - time.monotonic()
+            for fd, _ in poller.poll(max(remaining, 0) * 1000):
+                poller.unregister(fd)
+                selector.unregister(fd)
+                self.process_conn(idle.pop(fd))  # a request, or the client's close: a worker reads either
+                taken += 1
+            if remaining <= 0:
+                break
+        return taken
 
 
 def _refuse_new_connections(sock: socket.socket) -> bool:
