@@ -92,3 +92,36 @@ def test_drain_window_auto_is_none_under_socket_activation():
     assert drain_seconds(-1, activated=True) == 0
     assert drain_seconds(-1, activated=False) == AUTO_DRAIN_S == 3
     assert drain_seconds(1.5, activated=True) == 1.5 and drain_seconds(0, activated=False) == 0
+
+
+def test_activation_and_restart_messages_are_documented():
+    from ..conftest import ROOT
+
+    doc = (ROOT / "TROUBLESHOOTING.md").read_text()
+    messages = []
+    for values in ({"LISTEN_PID": "x", "LISTEN_FDS": "1"}, {"LISTEN_PID": str(PID), "LISTEN_FDS": "-1"},
+                   {"LISTEN_PID": str(PID), "LISTEN_FDS": "2", "LISTEN_FDNAMES": "http"}):
+        with pytest.raises(ActivationError) as info:
+            listen_fds(env(**values), pid=PID)
+        messages.append(str(info.value))
+    read, write = os.pipe()
+    try:
+        for fds in ([(3, "http"), (4, "metrics")], [(read, "http")]):
+            with pytest.raises(ActivationError) as info:
+                listening_socket(fds)
+            messages.append(str(info.value).replace(f"fd {read} ", "fd 3 "))
+    finally:
+        os.close(read)
+        os.close(write)
+    with socket.socket() as unbound:
+        fd = os.dup(unbound.fileno())
+    with pytest.raises(ActivationError) as info:
+        listening_socket([(fd, "http")])
+    os.close(fd)
+    messages.append(str(info.value).replace(f"fd {fd} ", "fd 3 "))
+    for message in messages:
+        assert f"hailo-scrfd: error: {message}" in doc, message
+    script = (ROOT / "scripts" / "rolling-restart.sh").read_text()
+    for line in ('rolling-restart: hailo-scrfd@$n is not ready after ${ready_timeout}s: stopping here',
+                 "rolling-restart: no active hailo-scrfd@N.service to restart"):
+        assert line in script and line.replace("$n", "2").replace("${ready_timeout}", "180") in doc
