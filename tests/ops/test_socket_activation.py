@@ -125,3 +125,12 @@ def test_activation_and_restart_messages_are_documented():
     for line in ('rolling-restart: hailo-scrfd@$n is not ready after ${ready_timeout}s: stopping here',
                  "rolling-restart: no active hailo-scrfd@N.service to restart"):
         assert line in script and line.replace("$n", "2").replace("${ready_timeout}", "180") in doc
+
+
+def test_health_says_draining_once_stopping(app_factory):
+    client = app_factory()
+    assert client.get("/health").status_code == 200
+    client.application.extensions["hailo_scrfd"].draining.set()  # what serve's SIGTERM handler does first
+    resp = client.get("/health")
+    assert resp.status_code == 503 and resp.json["status"] == "draining" and "stopping" in resp.json["reason"]
+    assert client.post("/v1/detect", data=b"", headers={"Content-Type": "image/jpeg"}).status_code == 400  # served
