@@ -21,8 +21,9 @@ def free_port() -> int:
 
 
 # Kept when the rest of HAILO_SCRFD_* is dropped: the tests' own model cache, so that no cached INT8 or
-# optimised model of the user's leaks into a test server, and the tests write nothing into the user's cache.
-KEPT = ("HAILO_SCRFD_MODEL_DIR",)
+# optimised model of the user's leaks into a test server, and the tests write nothing into the user's cache;
+# and HAILO_SCRFD_AUTO_INT8, which the suite sets to off (no test server quantizes in the background).
+KEPT = ("HAILO_SCRFD_MODEL_DIR", "HAILO_SCRFD_AUTO_INT8")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -33,7 +34,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 class ServerProcess:
     def __init__(self, model: Path | None, *args: str, port: int | None = None, env: dict | None = None,
-                 drain_s: float | None = 0.0):
+                 preexec_fn=None, drain_s: float | None = 0.0):
         """``drain_s``: server.drain_s (--drain-s); 0 by default so that stopping a test server takes no drain
         window; None leaves the config's (auto: 3 s)."""
         self.port = port or free_port()
@@ -44,7 +45,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hailo_scrfd", "serve", *(["--model", str(model)] if model else []),
              "--host", "127.0.0.1", "--port", str(self.port), *args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env or clean_env())
+            stdout=self._log, stderr=subprocess.STDOUT, env=env or clean_env(), preexec_fn=preexec_fn)
 
     def wait_ready(self, timeout_s: float = 60.0) -> dict:
         """Poll /health until it answers 200; ``self.probes`` counts the requests the server answered."""

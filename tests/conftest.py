@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support.data import ROOT, SHARED_ENV, shared_dir  # noqa: F401 - ROOT is re-exported to the tests
 
+from hailo_scrfd.backends.onnx_auto import AUTO_ENV as AUTO_INT8_ENV
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.system.models import MODEL_DIR_ENV
@@ -30,6 +31,9 @@ def own_model_cache(tmp_path_factory):
     """The whole session (and the servers it starts) caches models in a temp dir, never the user's."""
     previous = os.environ.get(MODEL_DIR_ENV)
     os.environ[MODEL_DIR_ENV] = str(tmp_path_factory.mktemp("model-cache"))
+    # model.precision auto would quantize in the background and swap to INT8 mid-test: only the tests of that
+    # (tests/parity/test_int8_auto.py) let it.
+    os.environ[AUTO_INT8_ENV] = "off"
     yield
     if previous is None:
         os.environ.pop(MODEL_DIR_ENV, None)

@@ -33,6 +33,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,9 @@ from ..errors import ModelLoadError
 from ..system.sections import HailoSection
 from ..vision.scrfd import StrideOutput
 from .base import BOX_C, KPS_C, SCORE_C, Backend, InputSpec, canonical_outputs, check_model_file
+from .hailo_compat import READY_SLICE_MS, check_numpy, refuse_hardware_order
 from .hailo_errors import DEVICE_NODES, check_device_nodes, explain, import_hailo_platform  # noqa: F401
+from .hailo_teardown import close_within
 from .hailo_info import OutputInfo, read_outputs, refuse_nms
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,7 @@ log = logging.getLogger(__name__)
 HEF_CHANNELS = {2 * SCORE_C: SCORE_C, 2 * BOX_C: BOX_C, 2 * KPS_C: KPS_C}
 WARM_UP_TIMEOUT_MS = 10_000  # the first inference allocates on the device: give it more than a request gets
 CLOSE_GRACE_S = 2.0  # after shutdown(), how long close() waits for calls inside HailoRT to return
+CLOSE_BUDGET_S = 12.0  # the whole teardown: one RPC timeout (10 s) and the grace; a hung 10H takes ~40 s unbounded
 
 
 @dataclass
@@ -71,7 +75,8 @@ class HailoBackend(Backend):
         section = section or HailoSection()
         self.model_path = model_path
         self._hp = hp
-        self._timeout_ms = max(1, int(timeout_s * 1000))
+        self._timeout_ms = max(1, int(timeout_s * 1000))  # a whole frame's budget: ready, run and wait
+        self._chip = ""
         self._float_outputs = section.output_format == "float32"
         self._stack = contextlib.ExitStack()
         self._vdevice = None
@@ -80,6 +85,7 @@ class HailoBackend(Backend):
         self._active = 0  # infer() calls inside HailoRT now
         self._idle = threading.Condition()
         try:
+            check_numpy(hp)
             self._open(section)
             self._warm_up()
         except ModelLoadError:
@@ -87,7 +93,7 @@ class HailoBackend(Backend):
             raise
         except Exception as exc:
             self.close()
-            raise ModelLoadError(explain(exc, model_path)) from None
+            raise ModelLoadError(explain(exc, model_path, self._chip)) from None
 
     def _read_hef(self) -> None:
         hef = self._hp.HEF(self.model_path)
@@ -98,6 +104,7 @@ class HailoBackend(Backend):
         self.input_spec = InputSpec(int(height), int(width))
         outputs = read_outputs(hef)
         refuse_nms(outputs, self.model_path)
+        refuse_hardware_order(outputs, self.model_path)
         if len(outputs) != 9 or any(len(o.shape) != 3 or o.shape[2] not in HEF_CHANNELS for o in outputs):
             shapes = ", ".join(f"{o.name}{list(o.shape)}" for o in outputs)
             raise ModelLoadError(f"{self.model_path} is not an SCRFD HEF with landmarks: outputs are {shapes}")
@@ -114,6 +121,7 @@ class HailoBackend(Backend):
         if not hp.Device.scan():
             raise ModelLoadError("no Hailo device found: is the hailo1x_pci driver loaded? (`lsmod | grep hailo`)")
         check_device_nodes()
+        self._chip = device_chip(hp)
         params = hp.VDevice.create_params()
         params.scheduling_algorithm = hp.HailoSchedulingAlgorithm.ROUND_ROBIN
         params.group_id = settings.group_id
@@ -177,11 +185,13 @@ class HailoBackend(Backend):
         def on_done(completion_info) -> None:
             completed["exception"] = completion_info.exception
 
+        deadline = time.monotonic() + timeout_ms / 1000.0
         try:
             slot.bindings.input().set_buffer(tensor)
-            configured.wait_for_async_ready(timeout_ms=timeout_ms)
+            self._wait_ready(configured, deadline)
             job = configured.run_async([slot.bindings], on_done)
-            job.wait(timeout_ms)  # a Hailo-10H raises the job's error here
+            # wait(t) waits for the job, then for its callback, t each: half of what is left keeps it in time
+            job.wait(max(1, int((deadline - time.monotonic()) * 1000 / 2)))  # a Hailo-10H raises the job's error
             if completed.get("exception") is not None:  # a Hailo-8 only reports it to the callback
                 raise completed["exception"]
             outputs = self._to_canonical(slot.outputs)
@@ -194,6 +204,20 @@ class HailoBackend(Backend):
         self._slots.put(slot)
         return outputs
 
+    def _wait_ready(self, configured, deadline: float) -> None:
+        """wait_for_async_ready in slices: on a Hailo-10H shutdown() wakes no waiting thread, so a slice
+        ends and the next one sees that the backend closed."""
+        while True:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            try:
+                configured.wait_for_async_ready(timeout_ms=max(1, min(READY_SLICE_MS, remaining_ms)))
+                return
+            except Exception as exc:
+                if type(exc).__name__ != "HailoRTTimeout" or remaining_ms <= READY_SLICE_MS:
+                    raise
+            if self._broken.is_set():
+                raise self._hp.HailoRTException("the Hailo pipeline was shut down (closed, or an earlier error)")
+
     def _to_canonical(self, buffers: dict[str, np.ndarray]) -> list[StrideOutput]:
         # Copy: the slot's buffers are reused by the next frame once this returns.
         tensors = [buffers[o.name].reshape(-1, HEF_CHANNELS[o.shape[2]]).copy() for o in self._outputs]
@@ -202,21 +226,27 @@ class HailoBackend(Backend):
         return canonical_outputs(tensors, self.input_spec.hw, quant=quant)
 
     def close(self) -> None:
-        """Shut the model down, then leave its context, then release the device: in this order.
+        """Shut the model down, then leave its context, then release the device, within ``CLOSE_BUDGET_S``.
 
         ``ConfiguredInferModel.__exit__`` only drops a reference; the native model shuts down
         when the last one goes, which a worker still inside ``wait_for_async_ready`` holds.
         Left to that, it shuts down after ``VDevice.release()`` (a Hailo-10H then reports lost
-        communication) and the worker stays blocked until its own timeout. After the shutdown,
-        the calls still inside HailoRT get a moment to leave before the device goes.
+        communication). After the shutdown, the calls still inside HailoRT get a moment to leave
+        (they wait in slices) before the device goes. On a Hailo-10H that no longer answers, each
+        of these steps waits for HailoRT's 10 s RPC timeout: past the budget the teardown goes on
+        in the background and close() returns, so a stop or a recovery is not held for ~40 s.
         """
         with self._idle:
             self._broken.set()
             configured, self._configured = self._configured, None
+            vdevice, self._vdevice = self._vdevice, None
+        close_within(CLOSE_BUDGET_S, lambda: self._teardown(configured, vdevice))
+
+    def _teardown(self, configured, vdevice) -> None:
         try:
             if configured is not None:
                 try:
-                    configured.shutdown()  # aborts jobs in flight and wakes any thread waiting on the model
+                    configured.shutdown()  # aborts jobs in flight (and wakes waiting threads on a Hailo-8)
                 except Exception as exc:  # a lost device may refuse; the release below must still run
                     log.warning("shutting the Hailo model down: %s: %s", type(exc).__name__, exc)
                 with self._idle:
@@ -224,6 +254,18 @@ class HailoBackend(Backend):
                         log.warning("closing the Hailo model: %d inference calls did not return", self._active)
             self._stack.close()
         finally:
-            if self._vdevice is not None:
-                vdevice, self._vdevice = self._vdevice, None
+            if vdevice is not None:
                 vdevice.release()
+
+
+def device_chip(hp) -> str:
+    """"hailo10h", "hailo8" (also 8L) or "" when the device does not say: the advice on a busy device differs."""
+    try:
+        device = hp.Device()
+        try:
+            arch = str(getattr(device.control.identify().device_architecture, "name", "")).lower()
+        finally:
+            device.release()
+    except Exception:
+        return ""
+    return "hailo10h" if "10" in arch else "hailo8" if arch.startswith("hailo8") else ""

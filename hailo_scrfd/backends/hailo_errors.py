@@ -16,8 +16,18 @@ from ..errors import ModelLoadError
 
 DEVICE_NODES = "/dev/hailo*"
 
-BUSY = ("the Hailo device is busy: another process holds it outside this scheduler group "
-        "(find it with `lsof /dev/hailo0`; stop it, or give both the same hailo.group_id)")
+# Who may share the device (HailoRT 5.1.1): on a Hailo-10H, processes whose VDevices use the same group, not
+# UNIQUE (hailort_server.cpp 62-75); on a Hailo-8 without HailoRT's multi-process service, one process only,
+# whatever the group (vdevice.cpp 120-126 shares within a process, 539 marks the device used).
+BUSY = ("the Hailo device is busy: another process holds it (find it with `lsof /dev/hailo0`; on a Hailo-10H "
+        "give both processes the same hailo.group_id, not UNIQUE; a Hailo-8 serves one process at a time)")
+BUSY_BY_CHIP = {
+    "hailo10h": ("the Hailo device is busy: another process holds it in another scheduler group or in group UNIQUE "
+                 "(find it with `lsof /dev/hailo0`; stop it, or give both processes the same hailo.group_id, "
+                 "not UNIQUE)"),
+    "hailo8": ("the Hailo device is busy: another process holds it, and a Hailo-8 serves one process at a time "
+               "whatever hailo.group_id says (find it with `lsof /dev/hailo0` and stop it)"),
+}
 
 
 def import_hailo_platform():
@@ -49,14 +59,15 @@ def _hef_line(name: str, text: str, model_path: str) -> str | None:
     return None
 
 
-def explain(exc: BaseException, model_path: str) -> str:
-    """One actionable line for a HailoRT failure at start-up."""
+def explain(exc: BaseException, model_path: str, chip: str = "") -> str:
+    """One actionable line for a HailoRT failure at start-up; ``chip`` ("hailo10h", "hailo8" or "") picks
+    the advice on a busy device."""
     name, text = type(exc).__name__, str(exc)
     hef_line = _hef_line(name, text, model_path)
     if hef_line:
         return hef_line
     if "HAILO_OUT_OF_PHYSICAL_DEVICES" in text or "HAILO_DEVICE_IN_USE" in text:
-        return BUSY
+        return BUSY_BY_CHIP.get(chip, BUSY)
     if "HAILO_INVALID_DRIVER_VERSION" in text or "different from library version" in text:
         return ("the hailo1x_pci kernel driver and the HailoRT library have different versions: install matching "
                 "versions (`sudo apt install --reinstall hailo-h10-all`) and reboot")

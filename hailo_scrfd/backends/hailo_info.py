@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import ModelLoadError
 from ..vision.scrfd import Quant
+from .hailo_compat import numpy_verdict
 from .hailo_errors import explain, import_hailo_platform
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,13 @@ def _quant_text(out: OutputInfo, channels: int | None) -> str:
     return f"quant per-tensor scale={out.quant[0]:.6g} zero_point={out.quant[1]:g}"
 
 
-def describe_hef(path: str) -> list[str]:
+def describe_hef(path: str, group_id: str = "UNIQUE") -> list[str]:
     """Plain lines for ``hailo-scrfd check --hef``: HailoRT, the HEF's streams, the device, the async queue.
 
     The HEF part needs no device; the device part says why it is missing when it is.
     Raises ModelLoadError (one line) when hailo_platform is missing or the HEF cannot be read.
+    ``group_id``: the service's ``hailo.group_id``: a Hailo-10H lets this VDevice beside the service only in
+    the service's own group; in ``UNIQUE`` it waits 5 s and fails busy (``hailort_server.cpp`` 62-75).
     """
     hp = import_hailo_platform()
     try:
@@ -94,16 +97,21 @@ def describe_hef(path: str) -> list[str]:
         networks = ", ".join(hef.get_network_group_names())
     except Exception as exc:
         raise ModelLoadError(explain(exc, path)) from None
-    lines = [f"hailort: {getattr(hp, '__version__', 'unknown')}", f"hef: {path} (network {networks})"]
+    import numpy
+
+    version = getattr(hp, "__version__", "unknown")
+    works, verdict = numpy_verdict(version, numpy.__version__)
+    lines = [f"hailort: {version}", f"numpy: {verdict}" if works else f"numpy: FAILS: {verdict}",
+             f"hef: {path} (network {networks})"]
     lines += [f"input: {i.name} {_shape_text(_name(i.format.order), _name(i.format.type), tuple(i.shape))}"
               for i in inputs]
-    device_lines, channels = _device_lines(hp, path)
+    device_lines, channels = _device_lines(hp, path, group_id)
     lines += [f"output: {o.name} {_shape_text(o.order, _name(o.format_type), o.shape)}, "
               f"{_quant_text(o, channels.get(o.name))}" for o in outputs]
     return lines + device_lines
 
 
-def _device_lines(hp, path: str) -> tuple[list[str], dict[str, int]]:
+def _device_lines(hp, path: str, group_id: str) -> tuple[list[str], dict[str, int]]:
     """Device, firmware and async queue size lines, and each output's count of quant infos."""
     try:
         ids = list(hp.Device.scan())
@@ -111,7 +119,7 @@ def _device_lines(hp, path: str) -> tuple[list[str], dict[str, int]]:
         return [f"device: scan failed ({explain(exc, path)})"], {}
     if not ids:
         return ["device: none found (is the hailo1x_pci driver loaded? `lsmod | grep hailo`)"], {}
-    lines = []
+    lines, chip = [], ""
     for device_id in ids:
         try:
             device = hp.Device(device_id)
@@ -119,13 +127,16 @@ def _device_lines(hp, path: str) -> tuple[list[str], dict[str, int]]:
                 info = device.control.identify()
             finally:
                 device.release()
+            chip = chip or _name(info.device_architecture).lower()
             lines.append(f"device: {device_id} {_name(info.device_architecture)} firmware {info.firmware_version}")
         except Exception as exc:
             lines.append(f"device: {device_id} (identify failed: {type(exc).__name__}: {exc})")
     channels: dict[str, int] = {}
     vdevice = None
     try:
-        vdevice = hp.VDevice(hp.VDevice.create_params())
+        params = hp.VDevice.create_params()
+        params.group_id = group_id
+        vdevice = hp.VDevice(params)
         model = vdevice.create_infer_model(path)
         channels = {name: len(model.output(name).quant_infos) for name in model.output_names}
         with model.configure() as configured:  # shut down before the VDevice goes (see hailo.HailoBackend.close)
@@ -134,8 +145,11 @@ def _device_lines(hp, path: str) -> tuple[list[str], dict[str, int]]:
             finally:
                 configured.shutdown()
     except Exception as exc:
-        lines.append(f"async queue size: unknown ({explain(exc, path)})")
+        key = "hailo10h" if "10" in chip else "hailo8" if chip.startswith("hailo8") else ""
+        lines.append(f"async queue size: unknown ({explain(exc, path, key)})")
     finally:
         if vdevice is not None:
             vdevice.release()
+    lines.insert(len(lines) - 1, f"vdevice group: {group_id} (another process shares the device only on a "
+                 "Hailo-10H, in the same group, not UNIQUE)")
     return lines, {k: v for k, v in channels.items() if v > 1}

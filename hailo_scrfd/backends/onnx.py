@@ -181,6 +181,10 @@ class OnnxBackend(Backend):
         self.input_spec = InputSpec(h if static else input_size, w if static else input_size,
                                     dynamic=dynamic and not static)
 
+    def metadata(self) -> dict[str, str]:
+        """The model file's metadata (kept in the cached optimised graph too)."""
+        return dict(self._session.get_modelmeta().custom_metadata_map)
+
     def prepare(self, canvas: np.ndarray) -> np.ndarray:
         return canvas[None]  # normalisation runs in the graph (with_uint8_input)
 

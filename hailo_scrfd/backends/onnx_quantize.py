@@ -14,13 +14,14 @@ photos are an argument and are never stored: only the ranges they produced are i
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -36,6 +37,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 MEAN, STD = 127.5, 128.0
 META_SOURCE = "hailo_scrfd.int8_source_sha256"
 META_RECIPE = "hailo_scrfd.int8_recipe"
+META_CALIBRATION = "hailo_scrfd.int8_calibration"  # photos (hailo-scrfd quantize) or synthetic (auto, no photos)
 # r2: the Conv that reads the image stays FP32 too. r1 (every Conv but the heads) lost 0.017 easy and 0.023
 # hard AP on x86 CPUs without VNNI, where ONNX Runtime's U8S8 kernels add pairs of products in int16 (AVX2
 # VPMADDUBSW) and saturate on the image's full-range activations.
@@ -62,6 +64,26 @@ def outdated_quantized(model_path: str) -> list[Path]:
     return sorted(p for p in current.parent.glob(f"{glob.escape(stem)}.int8*.onnx") if p != current)
 
 
+def calibration_of(path: str | os.PathLike) -> str:
+    """What calibrated the INT8 file at ``path``: ``photos`` or ``synthetic`` (files made before this was
+    recorded were all calibrated on photos)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((p.value for p in model.metadata_props if p.key == META_CALIBRATION), "photos")
+
+
+@contextlib.contextmanager
+def quantize_lock(dst: Path):
+    """One quantization of a file at a time (services starting side by side, or a user's `quantize`)."""
+    import fcntl
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst.with_name(f".{dst.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def calibration_images(directory: str | os.PathLike, limit: int) -> list[Path]:
     """Up to ``limit`` photos under ``directory``, evenly spread over the sorted list (so a folder tree of
     events is sampled across events, not from the first few)."""
@@ -75,26 +97,41 @@ def calibration_images(directory: str | os.PathLike, limit: int) -> list[Path]:
     return [files[i * len(files) // limit] for i in range(limit)]
 
 
+# Photos to calibrate on, or a function of the input (height, width) that yields uint8 RGB canvases.
+Calibration = Union[Sequence[Path], Callable[[tuple[int, int]], Iterable[np.ndarray]]]
+
+
 def reference_tensor(path: Path, input_hw: tuple[int, int]) -> np.ndarray:
     """One photo as the FP32 export takes it: reference letterbox, (x - 127.5) / 128, NCHW float32."""
     pixels = decode_image(path.read_bytes(), max_pixels=200_000_000)
-    canvas = fixed_letterbox(pixels.shape[:2], input_hw).apply(pixels)
+    return canvas_tensor(fixed_letterbox(pixels.shape[:2], input_hw).apply(pixels))
+
+
+def canvas_tensor(canvas: np.ndarray) -> np.ndarray:
     return ((canvas.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)[None]
 
 
 class _Photos:
-    """ONNX Runtime's CalibrationDataReader protocol over a list of photos, decoded one at a time."""
+    """ONNX Runtime's CalibrationDataReader protocol over photos decoded one at a time, or canvases drawn one at
+    a time."""
 
-    def __init__(self, input_name: str, paths: Sequence[Path], input_hw: tuple[int, int]):
-        self._feeds: Iterator[dict] = ({input_name: reference_tensor(p, input_hw)} for p in paths)
+    def __init__(self, input_name: str, images: Calibration, input_hw: tuple[int, int]):
+        tensors = (map(canvas_tensor, images(input_hw)) if callable(images)
+                   else (reference_tensor(p, input_hw) for p in images))
+        self._feeds: Iterator[dict] = ({input_name: t} for t in tensors)
+        self.count = 0
 
     def get_next(self) -> dict | None:
-        return next(self._feeds, None)
+        feed = next(self._feeds, None)
+        self.count += feed is not None
+        return feed
 
 
-def quantize_model(src: str | os.PathLike, dst: str | os.PathLike, images: Sequence[Path],
-                   fp32_heads: bool = True, fp32_input_conv: bool = True) -> Path:
-    """Write the INT8 QDQ version of the SCRFD export ``src`` to ``dst``, calibrated on ``images``.
+
+def quantize_model(src: str | os.PathLike, dst: str | os.PathLike, images: Calibration,
+                   fp32_heads: bool = True, fp32_input_conv: bool = True, calibration: str = "photos") -> Path:
+    """Write the INT8 QDQ version of the SCRFD export ``src`` to ``dst``, calibrated on ``images`` (photos, or a
+    source of canvases: :mod:`.onnx_synthetic`); ``calibration`` names them in the file's metadata.
 
     ``fp32_heads`` keeps the last Conv of each output head in FP32: measured on ../shared/widerface (61 photos
     calibrating, 61 held out), hard AP held-out moved -0.0085 with every Conv in INT8 and -0.0018 with the
@@ -119,19 +156,23 @@ def quantize_model(src: str | os.PathLike, dst: str | os.PathLike, images: Seque
             model = version_converter.convert_version(model, TARGET_OPSET)
         onnx.save(model, str(converted))
         quant_pre_process(str(converted), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(out), _Photos(input_name, images, input_hw),
+        reader = _Photos(input_name, images, input_hw)
+        quantize_static(str(prepared), str(out), reader,
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax,
                         nodes_to_exclude=_fp32_convs(onnx.load(str(prepared)), fp32_heads, fp32_input_conv))
         result = onnx.load(str(out))
-        for key, value in ((META_SOURCE, file_sha256(src)), (META_RECIPE, RECIPE)):
+        for key, value in ((META_SOURCE, file_sha256(src)), (META_RECIPE, RECIPE), (META_CALIBRATION, calibration)):
             entry = result.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.save(result, str(out))
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(out), str(dst))
-    log.info("quantized %s (opset %d -> %d) on %d photos: %s", src, opset, TARGET_OPSET, len(images), dst)
+    for stale in Path(dst).parent.glob(f"{glob.escape(Path(dst).stem)}.auto-*.json"):
+        stale.unlink(missing_ok=True)  # auto's decisions were about the file this one replaces
+    log.info("quantized %s (opset %d -> %d) on %d %s: %s", src, opset, TARGET_OPSET, reader.count,
+             "photos" if calibration == "photos" else f"{calibration} scenes", dst)
     return Path(dst)
 
 

@@ -27,10 +27,12 @@ def cmd_check_hef(args: argparse.Namespace) -> int:
     from ..system.config import SCRFDServiceConfig
 
     try:
-        path = args.hef or args.model or SCRFDServiceConfig.load(args.config).model_path()
+        config = SCRFDServiceConfig.load(args.config)
+        path = args.hef or args.model or config.model_path()
         if not path:
             raise ModelLoadError("no HEF given: pass --hef PATH or --model, or set model.path")
-        lines = describe_hef(path)
+        # The service's group: on a Hailo-10H only a VDevice of the same group opens beside it at once.
+        lines = describe_hef(path, config.hailo.group_id)
     except (ConfigError, ModelLoadError) as exc:
         raise CommandFailed(str(exc), EXIT_CONFIG) from None
     print("\n".join(lines))

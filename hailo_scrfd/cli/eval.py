@@ -54,7 +54,7 @@ def cmd_eval(args) -> int:
         raise CommandFailed(f"no WIDER FACE val images found under {images_dir}", EXIT_CONFIG)
     config = SCRFDServiceConfig.load(args.config).override(
         model__path=args.model, model__backend=args.backend, onnx__input_mode=args.input_mode,
-        model__precision=args.precision)
+        model__precision=args.precision, model__auto_int8="off")  # no swap to INT8 in the middle of a run
     start = time.perf_counter()
     with loaded_model(config) as model:
         spec = model.info()

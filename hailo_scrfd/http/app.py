@@ -11,6 +11,7 @@ from flask import Flask, g, request
 
 from ..errors import Unauthorized
 from ..pipeline import FacePipeline
+from ..pipeline.budget import MemoryBudget, budget_bytes
 from ..runtime.model import SCRFDModel
 from ..runtime.probe import HealthProbe
 from ..video.sessions import StreamManager
@@ -41,6 +42,7 @@ class Service:
     keys: ApiKeys
     streams: StreamManager
     probe: HealthProbe
+    budget: MemoryBudget
     openapi: bytes = b""  # the served OpenAPI document, fitted to the config once
     started: float = field(default_factory=time.monotonic)
     draining: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: /health answers 503
@@ -54,7 +56,9 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     probe = HealthProbe(model, config.health, max_pixels=config.limits.max_image_pixels)  # ConfigError first
     pipeline = FacePipeline.from_config(model, config)
     manager = StreamManager(config.streams, pipeline)
-    service = Service(config, model, pipeline, Metrics(model, manager), keys, manager, probe,
+    budget = MemoryBudget(budget_bytes(config.limits.memory_budget_mb), wait_s=config.limits.memory_wait_s,
+                          max_waiting=config.performance.max_queue_size)
+    service = Service(config, model, pipeline, Metrics(model, manager, budget), keys, manager, probe, budget,
                       json.dumps(served_document(config)).encode())
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .. import __version__
+from ..pipeline.budget import MemoryBudget
 from ..runtime.model import SCRFDModel
 from ..video.sessions import StreamManager
 from ..system.thermal import soc_temperature_c
@@ -24,7 +25,7 @@ FACE_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200, 500)
 
 
 class Metrics:
-    def __init__(self, model: SCRFDModel, streams: StreamManager | None = None):
+    def __init__(self, model: SCRFDModel, streams: StreamManager | None = None, budget: MemoryBudget | None = None):
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("hailo_scrfd_requests_total", "HTTP requests by endpoint and status code",
@@ -55,6 +56,19 @@ class Metrics:
             lambda: self.started - self.finished)
         if streams is not None:
             r.register(StreamCollector(streams))
+        if budget is not None:
+            self._watch_budget(budget)
+
+    def _watch_budget(self, budget: MemoryBudget) -> None:
+        r = self.registry
+        Gauge("hailo_scrfd_memory_budget_bytes", "Memory the images in flight may hold (limits.memory_budget_mb)",
+              registry=r).set_function(lambda: budget.capacity)
+        Gauge("hailo_scrfd_memory_in_use_bytes", "Memory held by the images in flight, as estimated at admission",
+              registry=r).set_function(lambda: budget.in_use)
+        Gauge("hailo_scrfd_memory_waiting", "Requests waiting for room in the memory budget",
+              registry=r).set_function(lambda: budget.waiting)
+        Gauge("hailo_scrfd_memory_refused", "Requests refused (503) for want of room in the memory budget",
+              registry=r).set_function(lambda: budget.refused)
 
     def request_started(self) -> None:
         with self._lock:

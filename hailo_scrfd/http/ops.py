@@ -30,6 +30,7 @@ def health():
         "recoveries": model.recoveries,
         "requests": svc.metrics.request_counts(),
         "streams": svc.streams.stats(),
+        "memory": svc.budget.status(),
     }
     if model.state != "ok":
         body["reason"] = model.reason

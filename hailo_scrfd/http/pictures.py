@@ -7,6 +7,7 @@ import dataclasses
 from flask import Blueprint, Response, request
 
 from ..options import DetectOptions
+from ..pipeline.budget import image_bytes
 from ..vision.draw import MEDIA_TYPES
 from .params import RequestOptions, parse_picture_params
 from .payload import read_payload
@@ -45,7 +46,8 @@ def _picture(redact: bool) -> Response:
                                                   shadowed=payload.shadowed)
     if "format" not in payload.typed and "format" not in payload.text:
         render = dataclasses.replace(render, format=negotiated_format(render.format))
-    picture = svc.pipeline.picture(payload.image, options.detect, render, cover, options.quality)
+    with svc.budget.reserve(image_bytes(payload.image)):  # a picture is always decoded in full
+        picture = svc.pipeline.picture(payload.image, options.detect, render, cover, options.quality)
     svc.metrics.observe_detection(picture.timings_ms["inference"], picture.faces)
     response = Response(picture.data, mimetype=picture.media_type)
     response.headers["X-Face-Count"] = str(picture.faces)

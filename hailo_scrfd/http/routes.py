@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, current_app, jsonify, request
 
+from ..errors import ServiceError
+from ..pipeline.batch import auto_in_flight
+from ..pipeline.budget import image_bytes
 from .params import RequestOptions, parse_params
 from .payload import Batch, read_payload
 
@@ -41,8 +46,10 @@ def _run(align: bool, best: bool = False) -> dict:
     options = parse_params(payload.typed, payload.text, defaults=defaults, align=align, shadowed=payload.shadowed)
     if isinstance(payload, Batch):
         return _run_batch(payload, options, align)
-    response = svc.pipeline.run(payload.image, options.detect, options.align if align else None, options.quality,
-                                best=best)
+    full = align or svc.pipeline.needs_full_decode(options.detect, options.quality, best)
+    with svc.budget.reserve(image_bytes(payload.image, long_side=None if full else max(svc.model.input_spec.hw))):
+        response = svc.pipeline.run(payload.image, options.detect, options.align if align else None,
+                                    options.quality, best=best)
     svc.metrics.observe_detection(response["timings_ms"]["inference"], response["count"])
     return response
 
@@ -50,9 +57,37 @@ def _run(align: bool, best: bool = False) -> dict:
 def _run_batch(batch: Batch, options: RequestOptions, align: bool) -> dict:
     """``{"results": [...]}``: one single-request response, or ``{"error": ...}``, per image, in order."""
     svc = service()
-    results = svc.pipeline.run_batch(batch.images, options.detect, options.align if align else None, options.quality,
-                                     in_flight=svc.config.performance.batch_in_flight)
+    in_flight = svc.config.performance.batch_in_flight or auto_in_flight(svc.pipeline)
+    images = tuple(map(_read_once, batch.images))  # a multipart file can be read once: its header is read here
+    with svc.budget.reserve(min(len(images), in_flight) * max(map(_batch_image_bytes, images))):
+        results = svc.pipeline.run_batch(images, options.detect, options.align if align else None,
+                                         options.quality, in_flight=svc.config.performance.batch_in_flight)
     for entry in results:
         if "error" not in entry:
             svc.metrics.observe_detection(entry["timings_ms"]["inference"], entry["count"])
     return {"results": results}
+
+
+def _read_once(image: Callable[[], bytes]) -> Callable[[], bytes]:
+    """``image``, read on its first call; later calls give the same bytes, or raise the same error."""
+    outcome: list = []
+
+    def read() -> bytes:
+        if not outcome:
+            try:
+                outcome.append(image())
+            except ServiceError as exc:
+                outcome.append(exc)
+        if isinstance(outcome[0], ServiceError):
+            raise outcome[0]
+        return outcome[0]
+    return read
+
+
+def _batch_image_bytes(image: Callable[[], bytes]) -> int:
+    """What one image of a batch holds at its peak (in full: a batch's options are shared); 0 for an image
+    that is its own error entry."""
+    try:
+        return image_bytes(image())
+    except ServiceError:
+        return 0

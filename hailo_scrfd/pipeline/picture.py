@@ -40,12 +40,14 @@ def render_picture(pipeline: "FacePipeline", data: bytes, options: DetectOptions
     pixels = image.pixels if image.original_size is None else pipeline.decode(data, full=True).pixels
     decoded = time.perf_counter()
     faces, max_side = found.faces, render.max_side or None
+    # The pixels are this request's own: drawn on, covered and encoded in place (a 40 MP photo is 115 MB).
     if redact is None:
-        picture = draw.annotate(pixels, faces.xyxy, faces.scores, faces.landmarks, max_side=max_side)
+        picture = draw.annotate(pixels, faces.xyxy, faces.scores, faces.landmarks, max_side=max_side, inplace=True)
     else:
-        picture, _ = draw.fit_max_side(draw.redact(pixels, faces.xyxy, style=redact.style), max_side)
+        picture, _ = draw.fit_max_side(draw.redact(pixels, faces.xyxy, style=redact.style, inplace=True), max_side)
+    del pixels, image
     drawn = time.perf_counter()
-    body = draw.encode_image(picture, render.format)
+    body = draw.encode_image(picture, render.format, consume=True)
     end = time.perf_counter()
     stages = {name: ms for name, ms in found.timings.items() if name != "passes"}  # passes is a count
     timings = {"decode": (decoded - start) * 1000.0 - sum(stages.values()), **stages,

@@ -208,6 +208,7 @@ class SCRFDModel:
             "path": self.path,
             "backend": backend.name if backend else None,
             "input_size": [backend.input_spec.width, backend.input_spec.height] if backend else None,
+            "precision": getattr(backend, "precision", None),  # ONNX: which runs, and what calibrated INT8
             "loaded": self.ready,
         }
 

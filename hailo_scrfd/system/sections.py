@@ -62,8 +62,16 @@ class ModelSection:
                           "and cached in the model dir under the file's sha256; an error if there is none) or auto "
                           "(when the INT8 version exists, time both at start-up and keep the faster, and log the "
                           "decision; the decision is kept beside the INT8 file per machine, so later starts load "
-                          "only that engine; else fp32). Ignored for a .hef, which is int8 already.",
+                          "only that engine; without one, FP32 while model.auto_int8 makes one). Ignored for a "
+                          ".hef, which is int8 already.",
                           choices=("auto", "fp32", "int8"))
+    auto_int8: str = _key("synthetic", "How model.precision auto gets an INT8 version when the cache has none: "
+                          "synthetic (serve FP32 at once; meanwhile a low-priority child process calibrates one on "
+                          "scenes drawn procedurally, no photo needed, and caches it; it must find the same faces "
+                          "as FP32 on scenes it did not see and run faster, then it replaces FP32 with no request "
+                          "failing; later starts load it directly) or off (FP32 until `hailo-scrfd quantize` makes "
+                          "one). The environment variable HAILO_SCRFD_AUTO_INT8=off also turns it off.",
+                          choices=("synthetic", "off"))
     fallback: str = _key("", "An SCRFD ONNX model served on the CPU when the Hailo device cannot be opened at "
                          "start, or stays lost past hailo.fallback_after_s; /health then says \"degraded\" (still "
                          "200). Empty: no fallback.")
@@ -86,6 +94,15 @@ class LimitsSection:
                                  "\"images\" list or repeated multipart \"images\" files); more get 400 "
                                  "batch_too_large. The whole body also counts against server.max_body_mb (413).",
                                  min=1, max=1000)
+    memory_budget_mb: int = _key(0, "Memory (MiB) the images of the requests in flight may hold at once: their "
+                                 "bodies and decodes, estimated from each image's header before it is decoded. A "
+                                 "request that does not fit waits up to memory_wait_s for others to finish, then "
+                                 "gets 503 with Retry-After, so a burst of large photos never takes the process "
+                                 "over its memory limit. 0: 80 % of what the cgroup's limit (systemd's MemoryMax=) "
+                                 "leaves free at start, or without a limit, of half the machine's memory.",
+                                 min=0, max=1_000_000)
+    memory_wait_s: float = _key(2.0, "How long a request waits for room in memory_budget_mb before its 503.",
+                                min=0, max=60)
 
 
 @dataclass(frozen=True)

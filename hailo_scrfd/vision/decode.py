@@ -251,3 +251,18 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 def _short(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:120]
+
+
+def decoded_size(data: bytes, *, long_side: int | None = None) -> tuple[int, int, str]:
+    """(width, height, format) of what decoding ``data`` will give, from the header alone; the format is
+    ``jpeg`` for a plain JPEG (then at the DCT reduction for ``long_side``; None: in full), else Pillow's
+    name for it. (0, 0, "") when the header is unreadable: the decode then says why."""
+    header = plain_jpeg_header(data)
+    if header is not None:
+        factor = _reduction((header.width, header.height), long_side) if long_side else 1
+        return -(-header.width // factor), -(-header.height // factor), "jpeg"
+    try:
+        image = _open(data, 2**62)
+    except Exception:  # the decode words the error
+        return 0, 0, ""
+    return image.width, image.height, (image.format or "").lower()

@@ -47,15 +47,18 @@ def fit_max_side(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, f
 
 
 def annotate(image: np.ndarray, boxes: np.ndarray, scores: np.ndarray | None = None,
-             landmarks: np.ndarray | None = None, *, max_side: int | None = None) -> np.ndarray:
+             landmarks: np.ndarray | None = None, *, max_side: int | None = None,
+             inplace: bool = False) -> np.ndarray:
     """A copy of the RGB image with boxes, the five landmarks and the scores drawn, sized for the image.
 
     ``max_side`` shrinks the output first (coordinates scaled with it), so the lines keep their
-    intended weight on the picture the client receives.
+    intended weight on the picture the client receives. ``inplace``: draw on ``image`` itself when it is
+    the output (RGB, not shrunk), sparing a copy of a large photo.
     """
     boxes, scores, landmarks = _check_faces(boxes, scores, landmarks)
     canvas, scale = fit_max_side(_as_rgb(image), max_side)
-    canvas = canvas.copy()
+    if not (inplace and canvas is image and _writable(image)):
+        canvas = canvas.copy()
     height, width = canvas.shape[:2]
     unit = max(height, width) / 1000.0            # ~1 px per 1000 px of image side
     thickness = max(1, round(2 * unit))
@@ -119,8 +122,9 @@ def redaction_regions(boxes: np.ndarray, image_size: tuple[int, int], margin: fl
 
 
 def redact(image: np.ndarray, boxes: np.ndarray, *, style: str = "blur", margin: float = 0.3,
-           color: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+           color: tuple[int, int, int] = (0, 0, 0), inplace: bool = False) -> np.ndarray:
     """A copy of the RGB image with every box (plus margin) blurred, pixelated or filled; nothing else changes.
+    ``inplace``: cover the faces in ``image`` itself when it is RGB, sparing a copy of a large photo.
 
     ``margin`` is the share of the box's width and height added on each side (hair, ears, chin). Blur
     keeps at most 4 smoothed cells across a region and pixelate 3 blocks, none under 3 px, which leaves
@@ -128,7 +132,9 @@ def redact(image: np.ndarray, boxes: np.ndarray, *, style: str = "blur", margin:
     """
     if style not in REDACT_STYLES:
         raise ValueError(f"unknown redaction style {style!r}: choose {', '.join(REDACT_STYLES)}")
-    out = _as_rgb(image).copy()
+    out = _as_rgb(image)
+    if not (inplace and out is image and _writable(image)):
+        out = out.copy()
     height, width = out.shape[:2]
     for x1, y1, x2, y2 in redaction_regions(boxes, (width, height), margin):
         if x2 <= x1 or y2 <= y1:
@@ -155,15 +161,21 @@ def _obscure(roi: np.ndarray, max_cells: int, *, pixelate: bool) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def encode_image(image: np.ndarray, fmt: str = "jpeg", *, quality: int = 90) -> bytes:
+def encode_image(image: np.ndarray, fmt: str = "jpeg", *, quality: int = 90, consume: bool = False) -> bytes:
     """JPEG or PNG bytes of an RGB (or greyscale) image, with no EXIF, ICC, XMP or text metadata.
 
     The file is written from the pixels alone, so nothing of the uploaded file's metadata can survive:
-    a JPEG holds only the JFIF header, a PNG only IHDR, IDAT and IEND.
+    a JPEG holds only the JFIF header, a PNG only IHDR, IDAT and IEND. ``consume``: the caller has no further
+    use for ``image``, so its channels are swapped to OpenCV's order in place instead of in a copy.
     """
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"unsupported image format {fmt!r}: choose {', '.join(IMAGE_FORMATS)}")
-    pixels = image if image.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
+    if image.ndim == 2:
+        pixels = image
+    elif consume and image.flags.c_contiguous and image.flags.writeable:
+        pixels = _to_bgr_in_place(image)
+    else:
+        pixels = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
     if fmt == "jpeg":
         ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     else:
@@ -172,6 +184,20 @@ def encode_image(image: np.ndarray, fmt: str = "jpeg", *, quality: int = 90) -> 
     if not ok:
         raise RuntimeError(f"could not encode the image as {fmt}")
     return buf.tobytes()
+
+
+def _to_bgr_in_place(image: np.ndarray, rows: int = 256) -> np.ndarray:
+    """``image`` with its channels swapped to BGR in place, a stripe at a time: OpenCV copies a whole image
+    it converts onto itself, a stripe costs only its own size."""
+    for top in range(0, image.shape[0], rows):
+        stripe = image[top:top + rows]
+        cv2.cvtColor(stripe, cv2.COLOR_RGB2BGR, dst=stripe)
+    return image
+
+
+def _writable(image: np.ndarray) -> bool:
+    """Whether OpenCV may draw on ``image`` itself (Pillow's decodes are read-only views)."""
+    return image.flags.writeable and image.flags.c_contiguous
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

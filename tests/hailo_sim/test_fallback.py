@@ -103,8 +103,9 @@ def test_a_hung_npu_call_moves_to_the_cpu_before_the_request_times_out(fallback_
     model = fallback_model(performance__inference_timeout_s=6.0, hailo__fallback_after_s=0)
     sim.hang_next_jobs = 1
     start = time.monotonic()
-    assert len(model.detect_faces(load_image("t1.jpg")).faces) == 6  # the NPU gave up after 3 s, the CPU answered
-    assert 3.0 <= time.monotonic() - start < 6.0 and model.state == "ok" and model.recoveries == 0
+    # the NPU call's 3 s: job.wait gets half of it, since it may take twice its timeout; then the CPU answered
+    assert len(model.detect_faces(load_image("t1.jpg")).faces) == 6
+    assert 1.5 <= time.monotonic() - start < 6.0 and model.state == "ok" and model.recoveries == 0
 
 
 def test_close_releases_everything(fallback_model, sim):

@@ -18,7 +18,10 @@ from .conftest import SIM_DIR
 
 def test_describe_hef(hefs, chip):
     lines = describe_hef(str(hefs["2.5g"]))
-    assert lines[0] == "hailort: 5.1.1" and lines[1].endswith("(network scrfd_2_5g)")
+    assert lines[0] == "hailort: 5.1.1" and lines[2].endswith("(network scrfd_2_5g)")
+    assert lines[1].startswith("numpy: NumPy ") and lines[1].endswith(": ok (its binding's pybind11 2.13.6 supports "
+                                                                      "NumPy 2)")
+    assert lines[-2].startswith("vdevice group: UNIQUE ")
     assert "input: scrfd_2_5g/input_layer1 UINT8, NHWC(640x640x3)" in lines
     outputs = [line for line in lines if line.startswith("output: ")]
     assert len(outputs) == 9 and all("quant per-tensor scale=" in line for line in outputs)
@@ -54,7 +57,7 @@ def test_cli_check_hef(hefs, chip):
     run = subprocess.run([sys.executable, "-m", "hailo_scrfd", "check", "--hef", str(hefs["2.5g"])],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == describe_hef(str(hefs["2.5g"]))
+    assert run.stdout.splitlines() == describe_hef(str(hefs["2.5g"]), "SHARED")  # the service's group
     run = subprocess.run([sys.executable, "-m", "hailo_scrfd", "check", "--hef", str(hefs["2.5g-nms"])],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0 and "HAILO_NMS_BY_SCORE" in run.stdout

@@ -10,6 +10,7 @@ import pytest
 from hailo_scrfd.backends.base import Backend, InputSpec, check_model_file
 from hailo_scrfd.backends.hailo import check_device_nodes, explain
 from hailo_scrfd.errors import ModelLoadError, QueueFull
+from hailo_scrfd.pipeline.budget import MemoryBudget
 from hailo_scrfd.runtime.worker import InferenceWorker
 
 from ..conftest import ROOT
@@ -29,9 +30,21 @@ def named(name: str, text: str = "") -> Exception:
     named("HailoRTException", "libhailort failed with error: 76 (HAILO_INVALID_DRIVER_VERSION)"),
     named("HailoRTDriverOperationFailedException"),
 ])
-def test_hailo_startup_messages_are_documented(exc):
-    message = explain(exc, HEF).replace(HEF, "/path/scrfd_2.5g.hef")
+@pytest.mark.parametrize("chip", ["", "hailo10h", "hailo8"])
+def test_hailo_startup_messages_are_documented(exc, chip):
+    message = explain(exc, HEF, chip).replace(HEF, "/path/scrfd_2.5g.hef")
     assert f"hailo-scrfd: error: {message}" in DOC.replace("/path/model.hef", HEF)
+
+
+def test_pi_readiness_messages_are_documented():
+    from hailo_scrfd.backends.hailo_compat import numpy_verdict, refuse_hardware_order
+    from hailo_scrfd.backends.hailo_info import OutputInfo
+
+    assert f"hailo-scrfd: error: {numpy_verdict('5.1.0', '2.2.6')[1]}" in DOC
+    with pytest.raises(ModelLoadError) as info:
+        refuse_hardware_order([OutputInfo("scrfd_2_5g/conv42", "NHCW", None, (80, 80, 2), None)], HEF)
+    assert f"hailo-scrfd: error: {info.value}" in DOC
+    assert "closing the Hailo device: no answer within 12 s; leaving its teardown" in DOC
 
 
 def test_permission_message_is_documented(tmp_path, monkeypatch):
@@ -98,6 +111,15 @@ def test_queue_full_message_is_documented():
     finally:
         release.set()
         worker.close()
+
+
+def test_memory_budget_message_is_documented():
+    budget = MemoryBudget(1, max_waiting=0, wait_s=0)
+    with budget.reserve(1), pytest.raises(QueueFull) as info:
+        with budget.reserve(1):
+            pass
+    assert info.value.headers["Retry-After"] == "2"
+    assert f'"message": "{info.value.message}"' in DOC
 
 
 def test_port_in_use_message_is_documented():

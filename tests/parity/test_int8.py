@@ -85,6 +85,13 @@ def test_quantized_model_is_opset13_qdq_with_per_channel_weights(shared, int8_mo
 def test_int8_finds_the_same_faces_as_fp32(shared, int8_model, load_image):
     fp32, int8 = _model(shared, "fp32"), _model(shared, "int8")
     assert int8.backend.name.endswith(" int8") and not fp32.backend.name.endswith(" int8")
+    assert_same_faces(fp32, int8, load_image)
+    fp32.close()
+    int8.close()
+
+
+def assert_same_faces(fp32: SCRFDModel, int8: SCRFDModel, load_image) -> None:
+    """Every FP32 face found by INT8 on the ../shared photos; confident ones at IoU >= 0.9 both ways."""
     lower = DetectOptions(threshold=DetectOptions().threshold - SCORE_DRIFT)
     for name in IMAGES:
         image = load_image(name)
@@ -100,8 +107,6 @@ def test_int8_finds_the_same_faces_as_fp32(shared, int8_model, load_image):
         assert (iou.max(axis=1)[a.scores >= CONFIDENT] >= 0.9).all(), name
         assert (iou.max(axis=0)[b.scores >= CONFIDENT] >= 0.9).all(), name
         assert abs(len(a) - len(b)) <= max(1, len(a) // 20), name
-    fp32.close()
-    int8.close()
 
 
 def test_auto_times_both_and_logs_its_choice(shared, int8_model, caplog):

@@ -85,6 +85,8 @@ class FormatType(Enum):
 
 class FormatOrder(Enum):
     NHWC = 1
+    NHCW = 2
+    FCR = 3
     HAILO_NMS_BY_CLASS = 22
     HAILO_NMS_WITH_BYTE_MASK = 23
     HAILO_NMS_BY_SCORE = 24

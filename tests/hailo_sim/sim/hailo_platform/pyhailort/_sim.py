@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field, fields
 
 CHIPS = ("hailo10h", "hailo8")
@@ -37,12 +38,16 @@ class SimState:
     firmware: str = "5.1.1"
     async_queue_size: int = 4
     busy: bool = False                   # another process holds the device in another scheduler group
+    vdevice_wait_s: float = 5.0          # the 10H server's WAIT_FOR_VDEVICE_TIMEOUT for a UNIQUE client
+    job_delay_s: float = 0.0             # how long the device takes per job beyond the computation
+    callback_delay_s: float = 0.0        # how late the binding's callbacks thread runs the Python callback
+    server_hung: bool = False            # the 10H's server answers nothing: every RPC takes request_timeout_s
     vdevice_error: Exception | None = None   # raised by the next VDevice()
     hang_next_jobs: int = 0              # jobs that never complete until the model is shut down
     close_next_jobs: int = 0             # jobs failing with HAILO_COMMUNICATION_CLOSED
     stall_ready: bool = False            # the pipeline takes no new frame: wait_for_async_ready blocks
     garbage_outputs: str = ""            # "zeros" or "noise": jobs succeed but every output buffer holds garbage
-    request_timeout_s: float = 10.0      # the 10H RPC client's REQUEST_TIMEOUT (hrpc/client.hpp)
+    request_timeout_s: float = 10.0      # the 10H RPC client's REQUEST_TIMEOUT (hrpc/client.hpp 24)
     first_call_window_s: float = 0.05    # how long the binding's lazy callback-thread creation takes
     vdevices_created: int = 0
     open_vdevices: int = 0
@@ -91,3 +96,14 @@ class SimState:
 
 
 SIM = SimState()
+
+
+def rpc(what: str) -> None:
+    """One request to the 10H's server: with the server hung, no reply comes and the client gives up after
+    REQUEST_TIMEOUT (``hrpc/client.hpp`` 24; ``Client::execute_request``), with HAILO_TIMEOUT."""
+    if SIM.arch != "hailo10h" or not SIM.server_hung:
+        return
+    SIM.event(f"rpc timeout: {what}")
+    time.sleep(SIM.request_timeout_s)
+    from ._common import HailoRTTimeout
+    raise HailoRTTimeout("Received a timeout - hailort has failed because a timeout had occurred")

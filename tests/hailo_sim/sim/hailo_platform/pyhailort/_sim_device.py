@@ -9,6 +9,7 @@ pipeline, one frame at a time, in order.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -19,7 +20,7 @@ from ._common import (AsyncInferCompletionInfo, AsyncInferJob, FormatType, Hailo
                       HailoRTDriverOperationFailedException, HailoRTException, HailoRTInvalidOperationException,
                       HailoRTNotFoundException, HailoRTStreamAborted, HailoRTTimeout, SimulatedProcessAbort,
                       status_error)
-from ._sim import SIM
+from ._sim import SIM, rpc
 
 _DTYPES = {FormatType.UINT8: np.uint8, FormatType.UINT16: np.uint16, FormatType.FLOAT32: np.float32}
 _SESSIONS: dict = {}
@@ -98,7 +99,7 @@ class _Chip:
             error = None
             SIM.sync()
             if SIM.take("hang_next_jobs"):
-                while not self.stopped:  # the job never completes; only a shutdown ends it
+                while not self.stopped or SIM.server_hung:  # never completes; only a shutdown that arrives ends it
                     time.sleep(0.01)
                 error = HailoRTStreamAborted("Stream was aborted")
             elif self.stopped:
@@ -113,6 +114,8 @@ class _Chip:
                 for b in bindings:
                     self._compute(session, input_name, b)
                     self._corrupt(b, SIM.garbage_outputs)
+            if SIM.job_delay_s:
+                time.sleep(SIM.job_delay_s)
             if self.lost:
                 return  # no reply ever reaches the client
             self._complete(bindings, callback, job, error)
@@ -124,6 +127,11 @@ class _Chip:
         if error is not None and SIM.arch == "hailo10h":
             job.error = error
             job.done.set()  # the job's status is set before the Python callback runs on its own thread
+        if SIM.callback_delay_s:
+            # the job is done; infer_model_api.cpp's callbacks thread runs the Python callback later, and
+            # AsyncInferJob.wait then waits for it as long again (427-433)
+            job.done.set()
+            time.sleep(SIM.callback_delay_s)
         if callback is not None:
             callback(completion_info=AsyncInferCompletionInfo(error))
         job.error = error
@@ -140,6 +148,8 @@ class _Chip:
         for o in self.spec["outputs"]:
             h, w, c = o["shape"]
             values = onnx_out[o["onnx_index"]].reshape(h, w, c)  # (H*W*2, C/2) anchor-major == NHWC
+            if os.environ.get("HAILO_DISABLE_PP") == "1":
+                values = np.ascontiguousarray(values.transpose(0, 2, 1))  # NHCW: the hardware's order
             scale, zero_point = np.asarray(o["scale"], np.float64), np.asarray(o["zero_point"], np.float64)
             native = FormatType[o.get("type", "UINT8")]
             top = 65535 if native == FormatType.UINT16 else 255
@@ -197,6 +207,11 @@ class NativeConfiguredInferModel:
         late = self._vdevice.released and not self._shutdown_called
         SIM.event("destroyed after release" if late else "destroyed")
         self._chip.close()
+        if not late:
+            try:
+                rpc("CONFIGURED_INFER_MODEL__DESTROY")  # ~ConfiguredInferModelHrpcClient (81-100)
+            except HailoRTException:
+                pass  # logged, never raised
 
     def create_bindings(self):
         self._check_connected()
@@ -286,7 +301,11 @@ class NativeConfiguredInferModel:
         self._check_connected()
         self._shutdown_called = True
         SIM.event("shutdown")
-        self._chip.stop()
+        rpc("CONFIGURED_INFER_MODEL__SHUTDOWN")
+        # The 10H's shutdown() only sends a request: nothing notifies m_cv, so a thread inside
+        # wait_for_async_ready stays until a reply or its own timeout (configured_infer_model_hrpc_client.cpp
+        # 141-149, 186-190, 546-557). The Hailo-8's pipeline shutdown wakes it.
+        self._chip.stop(notify=SIM.arch != "hailo10h")
 
 
 class _Snapshot:
@@ -295,6 +314,18 @@ class _Snapshot:
     def __init__(self, bindings):
         self._input = _Buf(bindings._input._buffer)
         self._outputs = {n: _Buf(s._buffer) for n, s in bindings._outputs.items()}
+
+
+def _check_numpy_abi() -> None:
+    """HailoRT 5.0.0-5.1.0 (and 4.x) build the binding with pybind11 2.10.1 (``cmake/external/pybind11.cmake`` 8),
+    which predates NumPy 2 (pybind11 2.12): it reads a NumPy 2 array's dtype with NumPy 1's struct layout.
+    5.1.1 moved to pybind11 2.13.6. Here the process "dies" where the real one reads garbage or crashes."""
+    import hailo_platform
+    version = tuple(int(p) for p in hailo_platform.__version__.split(".")[:3])
+    if version < (5, 1, 1) and int(np.__version__.split(".")[0]) >= 2:
+        SIM.crashed = (f"pybind11 2.10.1 (HailoRT {hailo_platform.__version__}) read a NumPy {np.__version__} "
+                       "array with NumPy 1's dtype layout")
+        raise SimulatedProcessAbort(SIM.crashed)
 
 
 class _Buf:
@@ -317,6 +348,7 @@ class ConfiguredInferModel:
                 # refuses a read-only array with std::domain_error, which Python sees as ValueError.
                 if not buffer.flags.writeable:
                     raise ValueError("array is not writeable")
+                _check_numpy_abi()
                 self._buffer = buffer  # MemoryView(data, nbytes): no shape or dtype check here
 
             def get_buffer(self, tf_format=False):

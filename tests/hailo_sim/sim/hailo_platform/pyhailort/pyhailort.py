@@ -27,6 +27,7 @@ dequantized when the output's format type is FLOAT32. Like HailoRT:
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from types import SimpleNamespace
 
@@ -39,7 +40,8 @@ from ._common import (AsyncInferCompletionInfo, AsyncInferJob, DeviceArchitectur
                       HailoRTInvalidArgumentException, HailoRTInvalidHEFException, HailoRTInvalidOperationException,
                       HailoRTNotFoundException, HailoRTStreamAborted, HailoRTTimeout, SimulatedProcessAbort,
                       status_error)
-from ._sim import SIM
+from . import _sim_groups as _groups
+from ._sim import SIM, rpc
 from ._sim_device import ConfiguredInferModel, NativeConfiguredInferModel
 
 
@@ -67,6 +69,10 @@ class VStreamInfo:
         self.name = spec["name"]
         self.network_name = network
         order = FormatOrder[spec.get("order", "NHWC")]
+        if not is_input and order == FormatOrder.NHWC and os.environ.get("HAILO_DISABLE_PP") == "1":
+            # post-processing disabled (common/utils.hpp 370): the vstream keeps the layer's hardware order
+            # and shape (hef/layer_info.hpp 322-323, hef.cpp 2135-2136), and the bytes come in that order
+            order = FormatOrder.NHCW
         self.format = SimpleNamespace(type=FormatType[spec.get("type", "UINT8")], order=order)
         infos = [QuantInfo(0.0, 1.0)] if is_input else _quant_infos(spec)
         self.quant_info = infos[0] if len(infos) == 1 else INVALID_QUANT_INFO
@@ -175,10 +181,13 @@ class VDevice:
             raise error
         if not SIM.device_ids:
             raise status_error(74, "HAILO_OUT_OF_PHYSICAL_DEVICES")
-        if SIM.busy:
-            # a device marked used is skipped unless the caller named it (vdevice.cpp, vdevice_hrpc_client.cpp)
+        group = str(getattr(self._params, "group_id", _groups.UNIQUE))
+        rpc("VDEVICE__CREATE")
+        if not _groups.may_open(group):
+            # a device in use is skipped unless the caller named it (vdevice.cpp 539, vdevice_hrpc_client.cpp 60-71)
             raise status_error(73, "HAILO_DEVICE_IN_USE") if device_ids else status_error(
                 74, "HAILO_OUT_OF_PHYSICAL_DEVICES")
+        self._registration = _groups.register(group)
         self._released = False
         self._using_service = bool(getattr(self._params, "multi_process_service", False))
         self._natives: weakref.WeakSet[NativeConfiguredInferModel] = weakref.WeakSet()
@@ -216,6 +225,12 @@ class VDevice:
             native.on_vdevice_released()
         with SIM.lock:
             SIM.open_vdevices -= 1
+        _groups.unregister(self._registration)
+        for what in ("INFER_MODEL__DESTROY", "VDEVICE__DESTROY"):  # ~InferModelHrpcClient, ~VDeviceHrpcClient
+            try:
+                rpc(what)
+            except HailoRTTimeout:
+                pass  # a destructor only logs its failure
 
     def __enter__(self):
         return self
