@@ -18,6 +18,10 @@ one whose next request has just arrived. ``stop_gracefully`` replaces it:
 
 A socket systemd passed (socket activation) is shared with systemd, which keeps it open across restarts:
 nothing is filtered and the backlog is left queued for the next process; only our descriptor is closed.
+
+This reaches into cheroot's internals (``_connections`` and its selector and ``_from_server_socket``,
+``requests``, ``_unservicable_conns``), as of cheroot 10-11; tests/reliability/test_drain.py fails if they
+change.
 """
 
 from __future__ import annotations
