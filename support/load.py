@@ -63,7 +63,8 @@ class Clients:
     def stop(self) -> None:
         self._stop.set()
         for t in self._threads:
-            t.join(self.timeout_s + 5)
+            if t.ident is not None:  # started
+                t.join(self.timeout_s + 5)
 
     def wait_answers(self, n: int, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s

@@ -97,12 +97,12 @@ def test_rolling_restart_behind_nginx_fails_no_request(instances, shared, tmp_pa
     for n in (1, 2):
         wait_healthy(base + n)
     proxy = Nginx(tmp_path / "nginx", [base + 1, base + 2])
-    proxy.wait_ready()
     photo, frame = (shared / "images" / "t1.jpg").read_bytes(), (shared / "images" / "s_l.jpg").read_bytes()
     detect = Clients(proxy.port, photo, count=8, keepalive=True, timeout_s=30)
     track = Clients(proxy.port, frame, count=1, path="/v1/track?session=cam-restart", keepalive=True, timeout_s=30)
     started = time.monotonic()
     try:
+        proxy.wait_ready()
         detect.start()
         track.start()
         detect.wait_answers(16)

@@ -65,11 +65,15 @@ def test_restarts_on_a_held_socket_fail_no_request(model_path, shared, tmp_path)
     holder = SocketHolder()
     serve_args = ("--model", str(model_path))
     proc = holder.start(*serve_args, log=tmp_path / "serve-0.log")
-    codes, loads = [], [holder.wait_ready(proc)]
-    fresh = Clients(holder.port, body, count=4).start()
-    kept = Clients(holder.port, body, count=4, keepalive=True).start()
+    codes, loads = [], []
+    fresh = Clients(holder.port, body, count=4)
+    kept = Clients(holder.port, body, count=4, keepalive=True)
     started = time.monotonic()
     try:
+        loads.append(holder.wait_ready(proc))
+        fresh.start()
+        kept.start()
+        started = time.monotonic()
         for restart in range(1, RESTARTS + 1):
             fresh.wait_answers(8)
             kept.wait_answers(8)

@@ -81,29 +81,38 @@ def burst(srv: ServerProcess, body: bytes) -> dict:
             "server_answered": outcomes[200] + health.answered + srv.probes, "log": srv.log()}
 
 
+def check_run(run: int, result: dict) -> None:
+    failures = {k: v for k, v in result["outcomes"].items() if k not in (200, "refused")}
+    assert result["code"] == 0, result["log"]
+    assert not failures, f"run {run}: {result['by_kind']}\n{result['log']}"
+    assert result["abandoned"] == 0 and result["started"] == result["finished"], result["log"]
+    # Every request the server took was answered to its client; the others were refused unsent.
+    assert result["server_answered"] == result["finished"], (run, dict(result["outcomes"]), dict(result["health"]),
+                                                             result["log"])
+    assert not [k for k in result["health"] if not isinstance(k, tuple) and k != "refused"]
+
+
 def test_sigterm_bursts_under_cpu_load_lose_nothing(shared):
     body = (shared / "images" / "t1.jpg").read_bytes()
     model = shared / "models" / "scrfd_500m_bnkps.onnx"
     totals, health, slowest_stop = Counter(), Counter(), 0.0
+    upcoming = None
     with cpu_busy():
-        upcoming = ServerProcess(model, drain_s=DRAIN_S)
-        for run in range(RUNS):
-            srv, upcoming = upcoming, (ServerProcess(model, drain_s=DRAIN_S) if run + 1 < RUNS else None)
-            try:
-                result = burst(srv, body)
-            finally:
-                srv.stop()
-            failures = {k: v for k, v in result["outcomes"].items() if k not in (200, "refused")}
-            assert result["code"] == 0, result["log"]
-            assert not failures, f"run {run}: {result['by_kind']}\n{result['log']}"
-            assert result["abandoned"] == 0 and result["started"] == result["finished"], result["log"]
-            # Every request the server took was answered to its client; the others were refused unsent.
-            assert result["server_answered"] == result["finished"], (run, dict(result["outcomes"]),
-                                                                     dict(result["health"]), result["log"])
-            assert not [k for k in result["health"] if not isinstance(k, tuple) and k != "refused"]
-            totals += result["outcomes"]
-            health += result["health"]
-            slowest_stop = max(slowest_stop, result["stop_s"])
+        try:
+            upcoming = ServerProcess(model, drain_s=DRAIN_S)
+            for run in range(RUNS):
+                srv, upcoming = upcoming, (ServerProcess(model, drain_s=DRAIN_S) if run + 1 < RUNS else None)
+                try:
+                    result = burst(srv, body)
+                finally:
+                    srv.stop()
+                check_run(run, result)
+                totals += result["outcomes"]
+                health += result["health"]
+                slowest_stop = max(slowest_stop, result["stop_s"])
+        finally:
+            if upcoming is not None:  # a failed run leaves the next server started: stop it too
+                upcoming.stop()
     assert totals[200] >= RUNS * 12 and totals["refused"] == RUNS * 12
     assert health[(503, "draining")] >= 1, dict(health)  # the balancer's signal was seen
     print(f"\n{RUNS} SIGTERM bursts under CPU load: {totals[200]} answered 200, {totals['refused']} refused "
