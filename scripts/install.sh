@@ -25,6 +25,14 @@ install -m 0644 "$SRC/README.md" "$SRC/API_SPEC.md" "$SRC/TROUBLESHOOTING.md" "$
 install -D -m 0644 "$SRC/systemd/hailo-scrfd.service" "$(at /etc/systemd/system/hailo-scrfd.service)"
 # Several instances behind nginx: hailo-scrfd@N on port 5001+N (deploy/nginx/hailo-scrfd.conf).
 install -D -m 0644 "$SRC/systemd/hailo-scrfd@.service" "$(at /etc/systemd/system/hailo-scrfd@.service)"
+# Socket activation (optional: systemctl enable --now hailo-scrfd.socket): systemd holds the port across restarts.
+install -D -m 0644 "$SRC/systemd/hailo-scrfd.socket" "$(at /etc/systemd/system/hailo-scrfd.socket)"
+install -D -m 0644 "$SRC/systemd/hailo-scrfd@.socket" "$(at /etc/systemd/system/hailo-scrfd@.socket)"
+for n in 1 2 3; do  # instance N listens on 5001+N, as in deploy/nginx/hailo-scrfd.conf
+  dropin=$(at "/etc/systemd/system/hailo-scrfd@$n.socket.d/listen.conf")
+  install -d "$(dirname "$dropin")"
+  printf '[Socket]\nListenStream=127.0.0.1:%d\n' $((5001 + n)) > "$dropin"
+done
 install -D -m 0644 "$SRC/deploy/nginx/hailo-scrfd.conf" "$(at "$PREFIX/share/nginx/hailo-scrfd.conf")"
 install -D -m 0644 "$SRC/systemd/hailo-scrfd.sysusers" "$(at /usr/lib/sysusers.d/hailo-scrfd.conf)"
 

@@ -34,8 +34,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 class ServerProcess:
     def __init__(self, model: Path | None, *args: str, port: int | None = None, env: dict | None = None,
-                 preexec_fn=None):
+                 preexec_fn=None, drain_s: float | None = 0.0):
+        """``drain_s``: server.drain_s (--drain-s); 0 by default so that stopping a test server takes no drain
+        window; None leaves the config's (auto: 3 s)."""
         self.port = port or free_port()
+        args += ("--drain-s", str(drain_s)) if drain_s is not None else ()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"hailo-scrfd-e2e-{self.port}.log"
         self._log = open(self.log_path, "w+")

@@ -15,6 +15,8 @@ def register(sub) -> None:
     p.add_argument("--host", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 5001)")
     p.add_argument("--instance", type=int, help="instance N of several: port server.port+N, threads from affinity")
+    p.add_argument("--drain-s", type=float, metavar="SECONDS",
+                   help="seconds still serving after SIGTERM (server.drain_s; -1: auto)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -46,7 +48,7 @@ def _start(args):
 
     model = None
     try:
-        config = load_config(args, server__host=args.host, server__port=args.port)
+        config = load_config(args, server__host=args.host, server__port=args.port, server__drain_s=args.drain_s)
         if args.instance is not None:
             config = _instance(config, args.instance)
         model = SCRFDModel(config).load()
@@ -89,7 +91,8 @@ def _serve(config, model, app) -> int:
         watchdog.start()
 
     def stopping() -> None:
-        systemd.notify("STOPPING=1\nSTATUS=draining in-flight requests")
+        systemd.notify("STOPPING=1\nSTATUS=draining: /health answers 503, then in-flight requests finish")
+        app.extensions["hailo_scrfd"].draining.set()
         app.extensions["hailo_scrfd"].streams.shutdown()  # ends streams, so their event clients finish
 
     try:

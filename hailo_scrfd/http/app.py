@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ class Service:
     budget: MemoryBudget
     openapi: bytes = b""  # the served OpenAPI document, fitted to the config once
     started: float = field(default_factory=time.monotonic)
+    draining: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: /health answers 503
 
 
 def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:

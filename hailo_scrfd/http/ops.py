@@ -38,6 +38,9 @@ def health():
     if fallback is not None and fallback["active"] and model.state == "ok":  # serving on the CPU: still 200
         body.update(status="degraded", reason=fallback["reason"], fallback=fallback)
     code = 200 if model.state == "ok" else 503
+    if svc.draining.is_set():  # stopping: still serving, but a balancer should send elsewhere
+        body.update(status="draining", reason="the service is stopping; requests are still served for now")
+        code = 503
     if _deep(request.args.get("deep")):
         body["probe"] = probe = svc.probe.check()
         if not probe["ok"] and code == 200:

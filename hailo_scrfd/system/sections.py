@@ -31,8 +31,15 @@ class ServerSection:
     port: int = _key(5001, "TCP port.", min=1, max=65535)
     max_body_mb: float = _key(20.0, "Largest request body in MiB; larger bodies get 413.", min=0.01, max=1024,
                               fail_closed=True)
-    shutdown_timeout_s: float = _key(10.0, "On SIGTERM, seconds in-flight requests may take to finish.",
-                                     min=0, max=300)
+    shutdown_timeout_s: float = _key(10.0, "On SIGTERM, seconds in-flight requests may take to finish once the "
+                                     "listener is closed (after server.drain_s).", min=0, max=300)
+    drain_s: float = _key(-1.0, "On SIGTERM, seconds requests are still served while /health answers 503 "
+                          "\"draining\", so that a load balancer stops sending first; then the listener closes, "
+                          "the connections already queued in the kernel are served, and in-flight requests get "
+                          "server.shutdown_timeout_s. -1 (auto): 3 when serve binds the port itself, 0 under "
+                          "systemd socket activation (hailo-scrfd.socket keeps the port open across a restart: "
+                          "new connections wait in the kernel for the next process, not refused).", min=-1,
+                          max=300)
     ui: bool = _key(True, "Serve the web page at / and the interactive API docs at /docs (static files from the "
                     "package, no CDN; with API keys on, the page asks for one).", fail_closed=True)
     watchdog_grace_s: float = _key(60.0, "Under systemd (WatchdogSec), seconds in-process recovery from a device "

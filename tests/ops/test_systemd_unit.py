@@ -142,3 +142,62 @@ def test_staged_install_has_the_template_and_the_nginx_config(staged):
     assert (staged / "etc/systemd/system/hailo-scrfd@.service").read_text() == TEMPLATE.read_text()
     nginx = staged / "opt/hailo-scrfd/share/nginx/hailo-scrfd.conf"
     assert nginx.read_text() == (ROOT / "deploy/nginx/hailo-scrfd.conf").read_text()
+
+
+# -- socket activation: hailo-scrfd.socket and hailo-scrfd@.socket hold the port across restarts ----------------
+
+SOCKET = ROOT / "systemd" / "hailo-scrfd.socket"
+TEMPLATE_SOCKET = ROOT / "systemd" / "hailo-scrfd@.socket"
+
+
+def exposure(systemd_analyze: str, unit) -> float:
+    proc = subprocess.run([systemd_analyze, "security", "--offline=yes", "--no-pager", str(unit)],
+                          capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout + proc.stderr)
+    assert match, proc.stdout + proc.stderr
+    return float(match.group(1))
+
+
+def test_socket_unit_holds_the_default_address():
+    from hailo_scrfd.system.config import SCRFDServiceConfig
+
+    server = SCRFDServiceConfig().server
+    d = unit_directives(SOCKET.read_text())
+    assert d["ListenStream"] == [f"{server.host}:{server.port}"]  # one socket: serve takes exactly one
+    assert d["FileDescriptorName"] == ["http"] and "Accept" not in d  # one service for all connections
+    t = unit_directives(TEMPLATE_SOCKET.read_text())
+    assert "ListenStream" not in t and {k: v for k, v in t.items() if k != "Description"} == \
+        {k: v for k, v in d.items() if k not in ("Description", "ListenStream")}
+
+
+def test_socket_unit_verifies_without_a_warning(systemd_analyze, staged, tmp_path):
+    for path in (SOCKET, UNIT):
+        (tmp_path / path.name).write_text(path.read_text().replace("/opt/hailo-scrfd", str(staged / "opt" /
+                                                                                            "hailo-scrfd")))
+    proc = subprocess.run([systemd_analyze, "verify", str(tmp_path / SOCKET.name)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "" and proc.stderr.strip() == "", proc.stderr
+    # The service the socket activates keeps its hardening (exposure 1.4 before socket activation).
+    assert exposure(systemd_analyze, tmp_path / UNIT.name) <= MAX_EXPOSURE
+
+
+def test_template_socket_instance_verifies_with_its_installed_port(systemd_analyze, staged, tmp_path):
+    etc = staged / "etc/systemd/system"
+    for n in (1, 2, 3):  # the ports deploy/nginx/hailo-scrfd.conf balances
+        dropin = etc / f"hailo-scrfd@{n}.socket.d" / "listen.conf"
+        assert dropin.read_text() == f"[Socket]\nListenStream=127.0.0.1:{5001 + n}\n"
+        assert f"server 127.0.0.1:{5001 + n} " in (ROOT / "deploy/nginx/hailo-scrfd.conf").read_text()
+    (tmp_path / "hailo-scrfd@1.socket").write_text(TEMPLATE_SOCKET.read_text())
+    (tmp_path / "hailo-scrfd@1.service").write_text(
+        TEMPLATE.read_text().replace("/opt/hailo-scrfd", str(staged / "opt" / "hailo-scrfd")))
+    shutil.copytree(etc / "hailo-scrfd@1.socket.d", tmp_path / "hailo-scrfd@1.socket.d")
+    proc = subprocess.run([systemd_analyze, "verify", str(tmp_path / "hailo-scrfd@1.socket")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "" and proc.stderr.strip() == "", proc.stderr
+    assert exposure(systemd_analyze, tmp_path / "hailo-scrfd@1.service") <= MAX_EXPOSURE
+
+
+def test_staged_install_has_the_socket_units(staged):
+    etc = staged / "etc/systemd/system"
+    assert (etc / "hailo-scrfd.socket").read_text() == SOCKET.read_text()
+    assert (etc / "hailo-scrfd@.socket").read_text() == TEMPLATE_SOCKET.read_text()
