@@ -1,7 +1,8 @@
-"""The shipped YAML config (config/hailo-scrfd.yaml), written from the declarations of every key.
+"""The documents written from the declarations of every key: the shipped YAML config
+(config/hailo-scrfd.yaml) and the configuration reference of the docs site (docs/configuration.md).
 
-Its comments are the declarations' docs, each with the key's default, range or choices, and its rule for a
-bad value; ``scripts/generate.py`` writes the file and a test fails when the committed one differs.
+Each key's text is its declared doc, with its default, range or choices, and its rule for a bad value;
+``scripts/generate.py`` writes both files and a test fails when a committed one differs.
 """
 
 from __future__ import annotations
@@ -43,6 +44,47 @@ def config_template(config_cls: type) -> str:
             lines.append(f"  {key}: {_value(info['default'])}")
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
+
+
+REFERENCE_HEADER = """\
+# Configuration reference
+
+<!-- Written by scripts/generate.py from the declaration of each key (hailo_scrfd/system/*.py): edit those. -->
+
+The service reads `/etc/hailo/hailo-scrfd.yaml` (or `--config FILE`, or `$HAILO_SCRFD_CONFIG`); every key is
+optional. `hailo-scrfd render-config --input FILE --output -` checks a file. A bad value of a tuning key is
+replaced by its default with a warning; a key that **fails closed** guards access or a limit, and a bad value
+there stops the start with one line and exit code 2, since its default could leave the service open. An
+unknown key is a warning, except inside `security`, `url_fetch` and `limits`, or when it is a near miss of a
+key that fails closed.
+"""
+
+
+def config_reference(config_cls: type) -> str:
+    """The Markdown reference of every section and key: a table a section, in declaration order."""
+    parts = [REFERENCE_HEADER]
+    for section in dataclasses.fields(config_cls):
+        section_cls = section.default_factory
+        parts.append(f"## `{section.name}`\n")
+        intro = inspect.getdoc(section_cls) or ""
+        if intro and not intro.startswith(section_cls.__name__ + "("):
+            parts.append(" ".join(intro.split()) + "\n")
+        whole = getattr(section_cls, "fail_closed", False)
+        rows = ["| key | default | values | what it does |", "|---|---|---|---|"]
+        for key, info in declarations(section_cls).items():
+            closed = " **Fails closed.**" if info["fail_closed"] or whole else ""
+            rows.append(f"| `{key}` | `{_value(info['default'])}` | {_values(info)} | "
+                        f"{' '.join(info['doc'].split()).replace('|', '&#124;')}{closed} |")
+        parts.append("\n".join(rows) + "\n")
+    return "\n".join(parts)
+
+
+def _values(info: Mapping[str, Any]) -> str:
+    if info["choices"]:
+        return ", ".join(f"`{choice}`" for choice in info["choices"])
+    if info["min"] is not None and info["max"] is not None:
+        return f"{_number(info['min'])} to {_number(info['max'])}"
+    return {"bool": "true, false", "str": "text", "tuple[str, ...]": "list of text"}.get(info["type"], "")
 
 
 def _facts(info: Mapping[str, Any], whole_section: bool) -> str:
