@@ -54,7 +54,7 @@ def filter_faces(faces: Detections, options: DetectOptions, image_size: tuple[in
 
 
 def detect_multiscale(model: SCRFDModel, image: np.ndarray, options: DetectOptions | None = None,
-                      mode: str | None = None, merge: str = "nms") -> tuple[Detections, list[dict]]:
+                      mode: str | None = None) -> tuple[Detections, list[dict]]:
     """Faces in an RGB uint8 image (its own pixels), by score, and one dict per pass that ran.
 
     ``fast``: one pass (sized down by ``min_face_size``), plus the rescue pass when it finds no face.
@@ -74,7 +74,7 @@ def detect_multiscale(model: SCRFDModel, image: np.ndarray, options: DetectOptio
             faces = rescue[0][1]
             info += rescue_info
     else:
-        faces = merge_passes(results, opts.nms_threshold, merge)
+        faces = merge_passes(results, opts.nms_threshold)
     order = np.argsort(-faces.scores, kind="stable")
     return filter_faces(faces[order], opts, (hw[1], hw[0])), info
 
