@@ -40,6 +40,7 @@ def cmd_eval(args) -> int:
     from dataclasses import replace
 
     from ..evaluation import widerface as wf
+    from ..options import DetectOptions
     from ..system.config import SCRFDServiceConfig
 
     setup_logging("WARNING")
@@ -57,7 +58,8 @@ def cmd_eval(args) -> int:
     start = time.perf_counter()
     with loaded_model(config) as model:
         spec = model.info()
-        options = replace(model.defaults, threshold=args.threshold, max_faces=0, min_face_size=0.0, mode=args.mode)
+        options = replace(DetectOptions.from_config(config.detection), threshold=args.threshold, max_faces=0,
+                          min_face_size=0.0, mode=args.mode)
         predictions, engine_ms, runs = _predict(model, options, images_dir, keys, config)
     sub = wf.GroundTruth({k: gt.boxes[k] for k in keys}, gt.keep)
     ap = wf.evaluate(predictions, sub)
@@ -76,14 +78,16 @@ def _predict(model, options, images_dir: Path, keys: list[str], config):
     import numpy as np
 
     from ..errors import ServiceError
+    from ..pipeline.detector import Detector
     from ..pipeline.scales import detect_multiscale
     from ..vision.decode import decode_image
 
+    detector = Detector(model)
     predictions, engine_ms, runs = {}, 0.0, 0
     for key in keys:
         try:
             image = decode_image((images_dir / f"{key}.jpg").read_bytes(), max_pixels=config.limits.max_image_pixels)
-            faces, info = detect_multiscale(model, image, options, options.mode)
+            faces, info = detect_multiscale(detector, image, options, options.mode)
         except (OSError, ServiceError) as exc:
             raise CommandFailed(f"{key}: {getattr(exc, 'message', None) or exc}", EXIT_FAILURE) from None
         predictions[key] = np.concatenate([faces.xyxy, faces.scores[:, None]], axis=1)
