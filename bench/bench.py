@@ -35,6 +35,7 @@ from hailo_scrfd.system.config import SCRFDServiceConfig  # noqa: E402
 from hailo_scrfd.system.models import MODEL_DIR_ENV  # noqa: E402
 from hailo_scrfd.vision.decode import decode_image_reduced, decode_into_canvas  # noqa: E402
 from hailo_scrfd.runtime.model import SCRFDModel  # noqa: E402
+from hailo_scrfd.pipeline.detector import Detector  # noqa: E402
 from hailo_scrfd.pipeline.response import faces_to_json  # noqa: E402
 from hailo_scrfd.vision.letterbox import fit_letterbox  # noqa: E402
 from bench import ab, report  # noqa: E402
@@ -104,7 +105,7 @@ def fastest_decode_share(data: bytes, model, tensor, n: int) -> float:
     """The fastest decoder's time over ours (at most 1), each decode timed right after an engine run, as a
     server decodes: a request's decode floor is its own decode times this."""
     times: tuple[list[float], list[float]] = ([], [])
-    decoders, backend = fastest_decoders(data, model.canvas_hw), model.backend
+    decoders, backend = fastest_decoders(data, Detector(model).canvas_hw), model.backend
     for i in range(2 * n):
         backend.infer(tensor)
         times[i % 2].extend(timed(decoders[i % 2], 1, warmup=0))

@@ -19,6 +19,7 @@ import numpy as np
 from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.vision.decode import decode_image
 from hailo_scrfd.runtime.model import SCRFDModel
+from hailo_scrfd.pipeline.detector import Detector
 from hailo_scrfd.pipeline.landmarks import MAX_REFINED, refine_landmarks
 from hailo_scrfd.vision.pose import head_pose
 from hailo_scrfd.vision.quality import assess_faces, face_crops
@@ -43,7 +44,7 @@ def _cases(model: SCRFDModel, image: np.ndarray, f) -> dict:
         "quality with crops": (lambda: assess_faces(size, f.xyxy, f.scores, f.landmarks,
                                                     face_crops(image, f.landmarks)), n),
         "pose only": (lambda: head_pose(f.landmarks), n),
-        "refinement per refined face": (lambda: refine_landmarks(model, image, f), refined),
+        "refinement per refined face": (lambda: refine_landmarks(Detector(model), image, f), refined),
         "detection per photo": (lambda: model.detect_faces(image), 1),
     }
 

@@ -68,17 +68,19 @@ def bare_app(run_engine, response_body: bytes, run_faces):
 def face_service(model):
     """``run_faces(body)`` for POST /faces: our decode (into the canvas), the engine inline, NMS, JSON."""
     from hailo_scrfd.http.json_provider import encode
+    from hailo_scrfd.pipeline.detector import Detector
     from hailo_scrfd.pipeline.response import faces_to_json
     from hailo_scrfd.vision.decode import decode_into_canvas
     from hailo_scrfd.vision.letterbox import fit_letterbox
     from hailo_scrfd.vision.scrfd import postprocess
 
     backend = model.backend
+    canvas_hw = Detector(model).canvas_hw
 
     def run_faces(body: bytes):
         start = time.perf_counter()
         pixels, (width, height), canvas = decode_into_canvas(body, max_pixels=10**9, long_side=640,
-                                                             canvas_hw=model.canvas_hw)
+                                                             canvas_hw=canvas_hw)
         decoded = time.perf_counter()
         letterbox = fit_letterbox(pixels.shape[:2], backend.input_spec.hw)
         tensor = backend.prepare(canvas if canvas is not None else letterbox.apply(pixels))

@@ -42,10 +42,10 @@ def service_path(model: SCRFDModel, frames: list[np.ndarray]) -> tuple[list, dic
     alone, tracked, track_ms, updates, cached = [], [], [], 0, []
     for i, frame in enumerate(frames):
         start = time.perf_counter()
-        model.detect_faces(frame, model.defaults)
+        model.detect_faces(frame)
         alone.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
-        faces = model.detect_faces(frame, model.defaults).faces
+        faces = model.detect_faces(frame).faces
         mid = time.perf_counter()
         tracks, _ = tracker.update(faces, frame, i, i / 30)
         end = time.perf_counter()

@@ -21,6 +21,7 @@ from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.vision.decode import decode_image
 from hailo_scrfd.runtime.model import SCRFDModel
 from hailo_scrfd.vision.detections import box_iou
+from hailo_scrfd.pipeline.detector import Detector
 from hailo_scrfd.pipeline.landmarks import refine_landmarks
 from hailo_scrfd.vision import pose
 
@@ -38,7 +39,7 @@ def landmarks(shared: Path, model_file: str, refine: bool = True) -> tuple[np.nd
             faces = model.detect_faces(image).faces
             if not len(faces):
                 continue
-            found = refine_landmarks(model, image, faces)[0] if refine else faces.landmarks
+            found = refine_landmarks(Detector(model), image, faces)[0] if refine else faces.landmarks
             iou = box_iou(np.array([truth[name]["bbox_xyxy"]], np.float32), faces.xyxy)[0]
             if iou.max() >= 0.3:
                 lms.append(found[int(np.argmax(iou))])

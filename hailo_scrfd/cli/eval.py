@@ -24,7 +24,6 @@ def register(subparsers) -> None:
                    help="ONNX on the CPU: the INT8 version or the file as given (default: config model.precision)")
     p.add_argument("--threshold", type=float, default=EVAL_THRESHOLD,
                    help=f"score threshold (default {EVAL_THRESHOLD})")
-    p.add_argument("--merge", choices=("nms", "wbf"), default="nms", help="full mode's merge (default nms)")
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0: all)")
     p.add_argument("--predictions-out", metavar="DIR", help="also write the per-image prediction txt files here")
     p.set_defaults(func=cmd_eval)
@@ -41,6 +40,7 @@ def cmd_eval(args) -> int:
     from dataclasses import replace
 
     from ..evaluation import widerface as wf
+    from ..options import DetectOptions
     from ..system.config import SCRFDServiceConfig
 
     setup_logging("WARNING")
@@ -58,8 +58,9 @@ def cmd_eval(args) -> int:
     start = time.perf_counter()
     with loaded_model(config) as model:
         spec = model.info()
-        options = replace(model.defaults, threshold=args.threshold, max_faces=0, min_face_size=0.0, mode=args.mode)
-        predictions, engine_ms, runs = _predict(model, options, images_dir, keys, config, args.merge)
+        options = replace(DetectOptions.from_config(config.detection), threshold=args.threshold, max_faces=0,
+                          min_face_size=0.0, mode=args.mode)
+        predictions, engine_ms, runs = _predict(model, options, images_dir, keys, config)
     sub = wf.GroundTruth({k: gt.boxes[k] for k in keys}, gt.keep)
     ap = wf.evaluate(predictions, sub)
     if args.predictions_out:
@@ -72,19 +73,21 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _predict(model, options, images_dir: Path, keys: list[str], config, merge: str):
+def _predict(model, options, images_dir: Path, keys: list[str], config):
     """Per image key, the (N, 5) x1, y1, x2, y2, score predictions; the total engine ms and engine runs."""
     import numpy as np
 
     from ..errors import ServiceError
+    from ..pipeline.detector import Detector
     from ..pipeline.scales import detect_multiscale
     from ..vision.decode import decode_image
 
+    detector = Detector(model)
     predictions, engine_ms, runs = {}, 0.0, 0
     for key in keys:
         try:
             image = decode_image((images_dir / f"{key}.jpg").read_bytes(), max_pixels=config.limits.max_image_pixels)
-            faces, info = detect_multiscale(model, image, options, options.mode, merge)
+            faces, info = detect_multiscale(detector, image, options, options.mode)
         except (OSError, ServiceError) as exc:
             raise CommandFailed(f"{key}: {getattr(exc, 'message', None) or exc}", EXIT_FAILURE) from None
         predictions[key] = np.concatenate([faces.xyxy, faces.scores[:, None]], axis=1)

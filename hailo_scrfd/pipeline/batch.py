@@ -10,7 +10,7 @@ from ..errors import ServiceError
 from ..options import AlignOptions, DetectOptions, QualityOptions
 
 if TYPE_CHECKING:
-    from . import FacePipeline
+    from .face_pipeline import FacePipeline
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from ..vision import draw
 from .response import round_timings
 
 if TYPE_CHECKING:
-    from . import FacePipeline
+    from .face_pipeline import FacePipeline
 
 
 @dataclass(frozen=True)

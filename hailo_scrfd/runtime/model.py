@@ -1,4 +1,5 @@
-"""`SCRFDModel`: the loaded detector, its health, self-healing, and thread-safe `detect_faces`."""
+"""`SCRFDModel`: the loaded engine, its health and self-healing; one way in for a canvas (:meth:`SCRFDModel.infer`)
+and the thread-safe `detect_faces`."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from ..system.config import SCRFDServiceConfig
 from ..errors import ModelLoadError, ModelNotReady
 from ..options import DetectOptions
 from ..system.models import resolve_model
-from ..vision.letterbox import Letterbox, fit_letterbox, fixed_letterbox
+from ..vision.letterbox import Letterbox, input_letterbox
 from ..vision.detections import Detections
-from ..vision.scrfd import StrideOutput, decode, postprocess
+from ..vision.scrfd import StrideOutput, postprocess
 from .worker import InferenceWorker
 
 log = logging.getLogger(__name__)
@@ -37,26 +38,16 @@ class DetectionResult:
 
 @dataclass(frozen=True)
 class RawInference:
-    """One inference's canonical per-stride outputs, before decoding: where they came from and how
-    they map back to the image."""
+    """One canvas through the engine: its canonical per-stride outputs, before decoding, and where the time went
+    (milliseconds: ``preprocess``, the backend's own input conversion; ``queue``; ``inference``, the engine)."""
 
     outputs: list[StrideOutput]
     input_hw: tuple[int, int]             # (height, width) of the network input
-    scale: tuple[float, float]            # (sx, sy): input pixels per image pixel
-    image_size: tuple[int, int]           # (width, height) of the image the coordinates refer to
     timings_ms: dict[str, float]
 
-
-def _letterbox(spec: InputSpec, image_hw: tuple[int, int]) -> Letterbox:
-    return (fit_letterbox if spec.dynamic else fixed_letterbox)(image_hw, spec.hw)
-
-
-def _is_top_left(image: np.ndarray, canvas: np.ndarray | None, letterbox: Letterbox) -> bool:
-    """Whether ``canvas`` can be the input as it is: ``image`` is a view at its very start, unscaled, and it has
-    the letterbox's size (the zero padding is the caller's promise)."""
-    return (canvas is not None and image.base is canvas and canvas.shape[:2] == letterbox.input_hw
-            and letterbox.resized_hw == image.shape[:2]
-            and image.__array_interface__["data"][0] == canvas.__array_interface__["data"][0])
+    @property
+    def engine_ms(self) -> float:
+        return self.timings_ms["inference"]
 
 
 class SCRFDModel:
@@ -72,7 +63,6 @@ class SCRFDModel:
         self.config = config
         self.path = config.model_path() or ""
         self.name = Path(self.path).stem if self.path else ""
-        self.defaults = DetectOptions.from_config(config.detection)
         self._backend_factory = backend_factory
         self._lock = threading.Lock()
         self._worker: InferenceWorker | None = None
@@ -214,61 +204,42 @@ class SCRFDModel:
 
     # -- inference --------------------------------------------------------------------
 
-    def detect_faces(self, image: np.ndarray, options: DetectOptions | None = None,
-                     original_size: tuple[int, int] | None = None, canvas: np.ndarray | None = None
-                     ) -> DetectionResult:
-        """Faces in an RGB uint8 ``(H, W, 3)`` image, in its own pixel coordinates, by score.
+    def letterbox(self, image_hw: tuple[int, int]) -> Letterbox:
+        """Where an image of ``image_hw`` lands in the live backend's input (fit, or the fixed reference size)."""
+        spec = self.input_spec
+        return input_letterbox(image_hw, spec.hw, spec.dynamic)
 
-        ``original_size`` (width, height): the image was decoded at a reduced size from a
-        larger original; coordinates are then mapped to the original's pixels. ``canvas``: a
-        zero-padded array with ``image`` at its top-left, of the size :meth:`canvas_hw` gave for
-        it; it is then the network input as it is, with no copy.
-        Safe to call from any number of threads: only the backend call is serialised.
-        """
-        return self.decode_faces(self.infer_raw(image, original_size, canvas), options)
-
-    def canvas_hw(self, image_hw: tuple[int, int]) -> tuple[int, int] | None:
-        """The network input (height, width) an image of ``image_hw`` goes into unscaled, or None when it is
-        resized: a decoder may then write the image straight into such a canvas (``detect_faces(canvas=)``)."""
-        backend = self.backend
-        if backend is None:
-            return None
-        letterbox = _letterbox(backend.input_spec, image_hw)
-        return letterbox.input_hw if letterbox.resized_hw == tuple(image_hw) else None
-
-    def infer_raw(self, image: np.ndarray, original_size: tuple[int, int] | None = None,
-                  canvas: np.ndarray | None = None) -> RawInference:
-        """The network's raw outputs for an image (the first half of :meth:`detect_faces`)."""
+    def infer(self, canvas: np.ndarray) -> RawInference:
+        """The engine's raw outputs for one uint8 ``(H, W, 3)`` input canvas: the one way into the engine.
+        Safe to call from any number of threads: only the backend call is serialised."""
         worker = self.ensure_ready()
-        backend = worker.backend
         t0 = time.perf_counter()
-        height, width = image.shape[:2]
-        letterbox = _letterbox(backend.input_spec, (height, width))
-        scale = letterbox.scale
-        if original_size is not None and original_size != (width, height):
-            scale = (scale[0] * width / original_size[0], scale[1] * height / original_size[1])
-            width, height = original_size
-        tensor = backend.prepare(canvas if _is_top_left(image, canvas, letterbox) else letterbox.apply(image))
+        tensor = worker.backend.prepare(canvas)
         t1 = time.perf_counter()
         outputs, engine_ms = worker.infer(tensor, self.config.performance.inference_timeout_s)
         t2 = time.perf_counter()
         timings = {"preprocess": (t1 - t0) * 1000.0, "queue": max(0.0, (t2 - t1) * 1000.0 - engine_ms),
                    "inference": engine_ms}
-        return RawInference(outputs, letterbox.input_hw, scale, (width, height), timings)
+        return RawInference(outputs, canvas.shape[:2], timings)
 
-    def decode_faces(self, raw: RawInference, options: DetectOptions | None = None) -> DetectionResult:
-        """The faces in raw outputs, at ``options`` (the second half of :meth:`detect_faces`)."""
-        opts = options or self.defaults
-        t2 = time.perf_counter()
-        faces = postprocess(raw.outputs, input_hw=raw.input_hw, scale=raw.scale, image_size=raw.image_size,
-                            threshold=opts.threshold, nms_threshold=opts.nms_threshold, max_faces=opts.max_faces,
-                            order=opts.order, min_face_size=opts.min_face_size)
-        timings = {**raw.timings_ms, "postprocess": (time.perf_counter() - t2) * 1000.0}
-        return DetectionResult(faces=faces, image_size=raw.image_size, timings_ms=timings, input_hw=raw.input_hw)
-
-    def detect_canvas(self, canvas: np.ndarray, threshold: float, nms_threshold: float) -> tuple[Detections, float]:
-        """Faces on one ready-made uint8 input canvas (a scale pass or a tile), in canvas pixels after NMS,
-        and the engine milliseconds. Thread-safe like :meth:`detect_faces`."""
-        worker = self.ensure_ready()
-        outputs, engine_ms = worker.infer(worker.backend.prepare(canvas), self.config.performance.inference_timeout_s)
-        return decode(outputs, canvas.shape[:2], threshold).with_nms(nms_threshold), engine_ms
+    def detect_faces(self, image: np.ndarray, options: DetectOptions | None = None,
+                     original_size: tuple[int, int] | None = None) -> DetectionResult:
+        """Faces in an RGB uint8 ``(H, W, 3)`` image, in its own pixel coordinates, by score: letterbox, infer,
+        decode and NMS at ``options``' ``threshold`` and ``nms_threshold`` (else the config's), nothing else of a
+        request (selecting faces is the pipeline's). ``original_size`` (width, height): the image was decoded
+        at a reduced size from a larger original; coordinates are then mapped to the original's pixels.
+        Thread-safe like :meth:`infer`.
+        """
+        detection = options or self.config.detection
+        t0 = time.perf_counter()
+        letterbox = self.letterbox(image.shape[:2])
+        canvas = letterbox.apply(image)
+        letterbox_ms = (time.perf_counter() - t0) * 1000.0
+        raw = self.infer(canvas)
+        t1 = time.perf_counter()
+        scale, size = letterbox.back_to(image.shape[:2], original_size)
+        faces = postprocess(raw.outputs, input_hw=raw.input_hw, scale=scale, image_size=size,
+                            threshold=detection.threshold, nms_threshold=detection.nms_threshold)
+        timings = {**raw.timings_ms, "preprocess": letterbox_ms + raw.timings_ms["preprocess"],
+                   "postprocess": (time.perf_counter() - t1) * 1000.0}
+        return DetectionResult(faces=faces, image_size=size, timings_ms=timings, input_hw=raw.input_hw)

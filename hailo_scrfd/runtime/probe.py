@@ -27,8 +27,10 @@ import numpy as np
 from ..errors import ConfigError, ServiceError
 from ..system.sections import HealthSection
 from ..vision.decode import decode_image
+from ..vision.letterbox import Letterbox
 from ..vision.sanity import check_outputs, synthetic_probe_image
-from .model import SCRFDModel
+from ..vision.scrfd import postprocess
+from .model import RawInference, SCRFDModel
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +64,10 @@ def run_probe(model: SCRFDModel, image: ProbeImage, expected_faces: int | None) 
     start = time.perf_counter()
     result = _skeleton(model, image, expected_faces)
     try:
-        raw = model.infer_raw(image.pixels)
+        raw, letterbox = infer_image(model, image.pixels)
         sanity = check_outputs(raw.outputs, raw.input_hw)
         # Garbage is never decoded: noise would hand thousands of boxes to NMS.
-        faces = len(model.decode_faces(raw).faces) if sanity.sane else None
+        faces = count_faces(model, raw, letterbox, image.pixels.shape[:2]) if sanity.sane else None
     except ServiceError as exc:
         return _finish(result, start, f"the probe's inference failed: {exc.message}")
     result.update(engine_ms=round(raw.timings_ms["inference"], 2), sane=sanity.sane, problems=list(sanity.problems),
@@ -75,6 +77,20 @@ def run_probe(model: SCRFDModel, image: ProbeImage, expected_faces: int | None) 
     if expected_faces is not None and faces != expected_faces:
         return _finish(result, start, f"found {faces} faces on health.probe_image, expected {expected_faces}")
     return _finish(result, start, None)
+
+
+def infer_image(model: SCRFDModel, pixels: np.ndarray) -> tuple[RawInference, Letterbox]:
+    """An image's raw outputs, letterboxed as a request's would be, and the letterbox."""
+    letterbox = model.letterbox(pixels.shape[:2])
+    return model.infer(letterbox.apply(pixels)), letterbox
+
+
+def count_faces(model: SCRFDModel, raw: RawInference, letterbox: Letterbox, image_hw: tuple[int, int]) -> int:
+    """The faces in sane outputs at the config's ``detection.threshold`` and ``nms_threshold``."""
+    scale, size = letterbox.back_to(image_hw)
+    detection = model.config.detection
+    return len(postprocess(raw.outputs, input_hw=raw.input_hw, scale=scale, image_size=size,
+                           threshold=detection.threshold, nms_threshold=detection.nms_threshold))
 
 
 def _skeleton(model: SCRFDModel, image: ProbeImage, expected_faces: int | None) -> dict[str, Any]:

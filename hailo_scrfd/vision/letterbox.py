@@ -20,6 +20,18 @@ class Letterbox:
     resized_hw: tuple[int, int]
     scale: tuple[float, float]
 
+    def back_to(self, image_hw: tuple[int, int], original_size: tuple[int, int] | None = None
+                ) -> tuple[tuple[float, float], tuple[int, int]]:
+        """How faces on the input map back: ((sx, sy) input pixels per image pixel, the image's (width, height)).
+        ``original_size`` (width, height): the ``image_hw`` pixels were decoded reduced from a larger original,
+        whose pixels the faces are then mapped to."""
+        height, width = image_hw
+        scale = self.scale
+        if original_size is not None and original_size != (width, height):
+            scale = (scale[0] * width / original_size[0], scale[1] * height / original_size[1])
+            width, height = original_size
+        return scale, (width, height)
+
     def apply(self, image: np.ndarray) -> np.ndarray:
         """The uint8 ``(H, W, 3)`` input canvas: the resized image at the top-left, zeros elsewhere.
 
@@ -54,6 +66,12 @@ def top_left_canvas(image: np.ndarray, canvas_hw: tuple[int, int], resized_hw: t
     canvas[rh:] = 0
     canvas[:rh, rw:] = 0
     return canvas
+
+
+def input_letterbox(image_hw: tuple[int, int], input_hw: tuple[int, int], dynamic: bool) -> Letterbox:
+    """The letterbox of an engine's input: :func:`fit_letterbox` when it takes any size (``dynamic``), else
+    :func:`fixed_letterbox`."""
+    return (fit_letterbox if dynamic else fixed_letterbox)(image_hw, input_hw)
 
 
 def fixed_letterbox(image_hw: tuple[int, int], input_hw: tuple[int, int]) -> Letterbox:

@@ -16,7 +16,6 @@ from typing import Sequence
 import numpy as np
 
 from .detections import Detections, clip_boxes
-from .order import face_order
 
 STRIDES = (8, 16, 32)
 NUM_ANCHORS = 2
@@ -95,13 +94,13 @@ def decode(outputs: Sequence[StrideOutput], input_hw: tuple[int, int], threshold
 
 
 def postprocess(outputs: Sequence[StrideOutput], *, input_hw: tuple[int, int], scale: tuple[float, float],
-                image_size: tuple[int, int], threshold: float, nms_threshold: float,
-                max_faces: int = 0, min_face_size: float = 0.0, order: str = "area") -> Detections:
-    """Decode, NMS, map back to the original image and apply the per-request filters.
+                image_size: tuple[int, int], threshold: float, nms_threshold: float) -> Detections:
+    """Decode, NMS and map back to the original image: the faces of one input, by score.
 
     ``scale`` is (sx, sy), original-image pixels to input pixels; ``image_size`` is
     (width, height). Boxes are clipped to the image, landmarks are not (alignment
-    needs them even when a face runs off the edge). The result is sorted by score.
+    needs them even when a face runs off the edge). Which of them a request keeps
+    (``min_face_size``, ``max_faces`` by ``order``) is the pipeline's selection.
     """
     faces = decode(outputs, input_hw, threshold)
     if len(faces) == 0:
@@ -110,13 +109,4 @@ def postprocess(outputs: Sequence[StrideOutput], *, input_hw: tuple[int, int], s
     sx, sy = scale
     boxes = clip_boxes(faces.xyxy / np.array([sx, sy, sx, sy], dtype=np.float32), *image_size)
     landmarks = faces.landmarks / np.array([sx, sy], dtype=np.float32)
-    faces = Detections(boxes, faces.scores, landmarks)
-    if min_face_size > 0:
-        wh = boxes[:, 2:] - boxes[:, :2]
-        faces = faces[np.minimum(wh[:, 0], wh[:, 1]) >= min_face_size]
-    if max_faces and len(faces) > max_faces:
-        # Quality needs the aligned crops: the pipeline cuts by quality itself; here it falls back to score.
-        first = face_order(faces.xyxy, faces.scores, "score" if order == "quality" else order, image_size)
-        first = first[:max_faces]
-        faces = faces[np.sort(first)]  # indices were in score order; sorting keeps that order
-    return faces
+    return Detections(boxes, faces.scores, landmarks)

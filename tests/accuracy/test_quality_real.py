@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from hailo_scrfd.pipeline.detector import Detector
 from hailo_scrfd.pipeline.landmarks import refine_landmarks
 from hailo_scrfd.vision.align import estimate_transform, warp
 from hailo_scrfd.vision.decode import decode_image
@@ -28,7 +29,7 @@ def _faces(model, image):
 def _refined(model, image, limit: int = 16):
     """The faces and their landmarks refined as the quality path refines them (upright cell and its mirror)."""
     faces = _faces(model, image)
-    return faces, refine_landmarks(model, image, faces, limit)[0]
+    return faces, refine_landmarks(Detector(model), image, faces, limit)[0]
 
 
 def _match(lm_expected: np.ndarray, found_lm: np.ndarray) -> int | None:

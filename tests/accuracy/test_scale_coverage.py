@@ -8,8 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from hailo_scrfd.options import DetectOptions
 from hailo_scrfd.vision.decode import decode_image
+from hailo_scrfd.pipeline.detector import Detector
 from hailo_scrfd.pipeline.scales import detect_multiscale
+from hailo_scrfd.pipeline.select import select
 from hailo_scrfd.vision.scales import MIN_FACE_INPUT_PX, plan_passes
 
 from .closeups import found, make_closeups
@@ -32,7 +35,7 @@ def closeups(shared, load_image):
 
 @pytest.mark.parametrize("mode", ["fast", "full"])
 def test_closeups_are_found_in_both_modes(model, closeups, mode):
-    hits = sum(found(detect_multiscale(model, crop, None, mode)[0].xyxy, box) for crop, box in closeups)
+    hits = sum(found(detect_multiscale(Detector(model), crop, None, mode)[0].xyxy, box) for crop, box in closeups)
     assert hits >= 0.95 * len(closeups), f"{mode}: {hits} of {len(closeups)} close-ups found"
 
 
@@ -43,9 +46,9 @@ def test_the_single_pass_alone_misses_closeups(model, closeups):
 
 
 def test_rescue_costs_nothing_when_a_face_is_found(model, load_image):
-    faces, info = detect_multiscale(model, load_image("t1.jpg"), None, "fast")
+    faces, info = detect_multiscale(Detector(model), load_image("t1.jpg"), None, "fast")
     assert len(faces) == 6 and [i["name"] for i in info] == ["base"]
-    faces, info = detect_multiscale(model, load_image("aligned_112_tom_hanks.png"), None, "fast")
+    faces, info = detect_multiscale(Detector(model), load_image("aligned_112_tom_hanks.png"), None, "fast")
     assert [i["name"] for i in info] == ["base", "rescue"]
 
 
@@ -60,11 +63,11 @@ def _wider(shared, every: int):
 
 
 def _predict(model, gt, images, mode):
-    options = replace(model.defaults, threshold=0.02)
+    options = replace(DetectOptions.from_config(model.config.detection), threshold=0.02)
     preds, pixels, runs = {}, 0, []
     for key in gt.keys:
         image = decode_image((images / f"{key}.jpg").read_bytes(), max_pixels=100_000_000)
-        faces, info = detect_multiscale(model, image, options, mode)
+        faces, info = detect_multiscale(Detector(model), image, options, mode)
         preds[key] = np.concatenate([faces.xyxy, faces.scores[:, None]], axis=1)
         pixels += sum(i["input"][0] * i["input"][1] for i in info)  # canvas pixels: the engine's cost
         runs.append(len(info))
@@ -96,9 +99,10 @@ def test_min_face_size_is_faster_and_keeps_every_large_face(model, load_image):
     spec = model.backend.input_spec
     for name in PHOTOS:
         image = load_image(name)
-        default, _ = detect_multiscale(model, image, None, "fast")
-        opts = replace(model.defaults, min_face_size=60)
-        small, info = detect_multiscale(model, image, opts, "fast")
+        default, _ = detect_multiscale(Detector(model), image, None, "fast")
+        opts = replace(DetectOptions.from_config(model.config.detection), min_face_size=60)
+        small, info = detect_multiscale(Detector(model), image, opts, "fast")
+        small = select(small, (image.shape[1], image.shape[0]), opts).faces  # the request's min_face_size
         (p,) = plan_passes(image.shape[:2], spec.hw, spec.dynamic, "fast", 60)
         (q,) = plan_passes(image.shape[:2], spec.hw, spec.dynamic, "fast")
         if q.scale_xy[0] * 60 > 1.25 * MIN_FACE_INPUT_PX:  # else the normal input is already about that small

@@ -12,6 +12,7 @@ import pytest
 from hailo_scrfd.errors import ConfigError
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.runtime.model import SCRFDModel
+from hailo_scrfd.runtime.probe import infer_image
 from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.vision.sanity import check_outputs, synthetic_probe_image
 from hailo_scrfd.vision.scrfd import StrideOutput
@@ -136,7 +137,7 @@ def real_outputs(model, load_image):
     """Raw outputs of the real model on the synthetic scene, a group photo, a crowd and a blank canvas."""
     images = [synthetic_probe_image(), load_image("t1.jpg"), load_image("selfie.jpg"),
               np.zeros((480, 640, 3), np.uint8)]
-    return [model.infer_raw(image) for image in images]
+    return [infer_image(model, image)[0] for image in images]
 
 
 def test_real_outputs_are_sane(real_outputs):

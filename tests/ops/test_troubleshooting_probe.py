@@ -17,7 +17,7 @@ import pytest
 from hailo_scrfd.backends import Backend, create_backend
 from hailo_scrfd.errors import ConfigError
 from hailo_scrfd.runtime.model import SCRFDModel
-from hailo_scrfd.runtime.probe import HealthProbe, ProbeImage, load_probe_image, run_probe
+from hailo_scrfd.runtime.probe import HealthProbe, ProbeImage, infer_image, load_probe_image, run_probe
 from hailo_scrfd.system.sections import HealthSection
 from hailo_scrfd.vision.sanity import check_outputs, synthetic_probe_image
 from hailo_scrfd.vision.scrfd import StrideOutput
@@ -58,7 +58,7 @@ class Slow(Backend):
 
 @pytest.fixture(scope="module")
 def raw(model):
-    return model.infer_raw(synthetic_probe_image())
+    return infer_image(model, synthetic_probe_image())[0]
 
 
 def garbage(raw, make) -> list[StrideOutput]:

@@ -129,13 +129,15 @@ def test_a_model_that_cannot_resize_falls_back_to_fixed(shared, tmp_path, caplog
 
 @pytest.mark.parametrize("onnx__input_mode", ["fit", "fixed"])
 def test_decoding_straight_into_the_canvas_changes_no_face(model_factory, shared, onnx__input_mode, monkeypatch):
-    """t1.jpg (1280 px wide) decodes at 1/2 straight into the network canvas, which is then the input as it is;
-    the faces are bit-identical."""
+    """t1.jpg (1280 px wide) decodes at 1/2 straight into the network canvas, which the detector then runs as it
+    is; the faces are bit-identical."""
     from hailo_scrfd.pipeline import FacePipeline
+    from hailo_scrfd.pipeline.detector import DecodedImage
     from hailo_scrfd.vision.letterbox import Letterbox
 
     model = model_factory(onnx__input_mode=onnx__input_mode)
     pipeline = FacePipeline.from_config(model, model.config)
+    detector = pipeline.detector
     data = (shared / "images" / "t1.jpg").read_bytes()
     image = pipeline.decode(data, full=False)
     assert image.canvas is not None and image.canvas.shape[:2] == ((448, 640) if onnx__input_mode == "fit"
@@ -144,9 +146,11 @@ def test_decoding_straight_into_the_canvas_changes_no_face(model_factory, shared
     copied = model.detect_faces(pixels, original_size=original).faces
     with monkeypatch.context() as patch:
         patch.setattr(Letterbox, "apply", lambda *_: pytest.fail("the canvas was not used: the pixels were copied"))
-        direct = model.detect_faces(image.pixels, original_size=image.original_size, canvas=image.canvas).faces
-    stranger = model.detect_faces(image.pixels.copy(), original_size=image.original_size,
-                                  canvas=np.zeros_like(image.canvas)).faces  # not the pixels' canvas: not used
+        direct = detector.detect(image, 0.5, 0.4).faces
+    # A canvas that is not the input (the backend changed since the decode, and its input size with it): not used.
+    other_hw = (640, 640) if onnx__input_mode == "fit" else (448, 640)
+    moved = DecodedImage(image.pixels.copy(), image.original_size, np.zeros((*other_hw, 3), np.uint8))
+    stranger = detector.detect(moved, 0.5, 0.4).faces
     assert len(direct) == 6
     for other in (copied, stranger):
         for a, b in ((direct.xyxy, other.xyxy), (direct.scores, other.scores), (direct.landmarks, other.landmarks)):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hailo_scrfd.vision.detections import Detections
-from hailo_scrfd.vision.merge import fuse, merge_passes, trusted
+from hailo_scrfd.vision.merge import merge_passes, trusted
 from hailo_scrfd.vision.scales import Pass
 
 
@@ -58,21 +58,8 @@ def test_a_face_cut_by_a_tile_edge_comes_only_from_the_tile_that_holds_it_whole(
     assert trusted(inside, left)[0]
 
 
-def test_weighted_box_fusion_averages_each_cluster_by_score():
-    d = faces((0, 0, 10, 10, 0.75), (1, 1, 11, 11, 0.25), (100, 100, 110, 110, 0.5))
-    fused = fuse(d, 0.4)
-    assert len(fused) == 2
-    np.testing.assert_allclose(fused.xyxy[0], [0.25, 0.25, 10.25, 10.25], atol=1e-6)
-    np.testing.assert_allclose(fused.scores, [0.75, 0.5])
-    np.testing.assert_allclose(fused.landmarks[0, 0], [5.25, 5.25], atol=1e-6)
-    np.testing.assert_allclose(fused.xyxy[1], [100, 100, 110, 110])
-
-
-def test_merge_methods_agree_on_separate_faces_and_reject_unknown():
+def test_merge_keeps_separate_faces_and_takes_no_pass():
     p = whole("base", (0, 1e9))
     d = faces((0, 0, 10, 10, 0.9), (50, 50, 60, 60, 0.8))
-    for method in ("nms", "wbf"):
-        np.testing.assert_allclose(merge_passes([(p, d)], 0.4, method).xyxy, d.xyxy)
-    with pytest.raises(ValueError, match="merge method"):
-        merge_passes([(p, d)], 0.4, "mean")
+    np.testing.assert_allclose(merge_passes([(p, d)], 0.4).xyxy, d.xyxy)
     assert len(merge_passes([], 0.4)) == 0

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from hailo_scrfd.backends.base import canonical_outputs
+from hailo_scrfd.options import DetectOptions
+from hailo_scrfd.pipeline.select import select
 from hailo_scrfd.vision.letterbox import fixed_letterbox
 from hailo_scrfd.vision.detections import Detections, nms
 from hailo_scrfd.vision.scrfd import StrideOutput, anchor_centers, decode, distance2bbox, distance2kps, postprocess
@@ -91,11 +93,9 @@ def test_postprocess_rescales_clips_and_filters():
     assert faces.scores.tolist() == pytest.approx([0.9, 0.8])
     np.testing.assert_allclose(faces.xyxy, [[0, 0, 16, 16], [32, 32, 100, 120]])
     np.testing.assert_allclose(faces.landmarks[0], [[0, 0]] * 5)  # landmarks are not clipped
-    small = postprocess(outs, input_hw=(64, 64), scale=(0.5, 0.5), image_size=(100, 120),
-                        threshold=0.5, nms_threshold=0.4, min_face_size=20)
+    small = select(faces, (100, 120), DetectOptions(min_face_size=20)).faces  # the request's filters: pipeline's
     assert small.scores.tolist() == pytest.approx([0.8])
-    largest = postprocess(outs, input_hw=(64, 64), scale=(0.5, 0.5), image_size=(100, 120),
-                          threshold=0.5, nms_threshold=0.4, max_faces=1)
+    largest = select(faces, (100, 120), DetectOptions(max_faces=1)).faces
     assert largest.scores.tolist() == pytest.approx([0.8])
 
 

@@ -19,7 +19,7 @@ def scene(shared):
 
 @pytest.fixture(scope="module")
 def detections(scene, model):
-    return [model.detect_faces(frame, model.defaults).faces for frame in scene.frames]
+    return [model.detect_faces(frame).faces for frame in scene.frames]
 
 
 @pytest.fixture(scope="module")
