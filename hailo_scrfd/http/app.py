@@ -58,7 +58,9 @@ def create_app(config: SCRFDServiceConfig, model: SCRFDModel) -> Flask:
     manager = StreamManager(config.streams, pipeline)
     budget = MemoryBudget(budget_bytes(config.limits.memory_budget_mb), wait_s=config.limits.memory_wait_s,
                           max_waiting=config.performance.max_queue_size)
-    service = Service(config, model, pipeline, Metrics(model, manager, budget), keys, manager, probe, budget,
+    metrics = Metrics(model, manager, budget)
+    metrics.watch_cache(pipeline.cache)
+    service = Service(config, model, pipeline, metrics, keys, manager, probe, budget,
                       json.dumps(served_document(config)).encode())
     app.extensions["hailo_scrfd"] = service
     public = {"/openapi.json"} | ({"/health"} if config.security.health_public else set()) | (

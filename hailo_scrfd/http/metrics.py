@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .. import __version__
 from ..pipeline.budget import MemoryBudget
+from ..pipeline.cache import ResultCache
 from ..runtime.model import SCRFDModel
 from ..video.sessions import StreamManager
 from ..system.thermal import soc_temperature_c
@@ -58,6 +59,16 @@ class Metrics:
             r.register(StreamCollector(streams))
         if budget is not None:
             self._watch_budget(budget)
+
+    def watch_cache(self, cache: ResultCache) -> None:
+        """The result cache's counters and size, read when /metrics is scraped."""
+        r = self.registry
+        for name, key, doc in (("hits", "hits", "Requests whose faces came from the result cache"),
+                               ("misses", "misses", "Requests whose faces the engine found (cache on)"),
+                               ("evictions", "evictions", "Results dropped for room or age")):
+            Gauge(f"hailo_scrfd_cache_{name}", doc, registry=r).set_function(lambda key=key: cache.status()[key])
+        Gauge("hailo_scrfd_cache_bytes", "Memory the cached results hold", registry=r).set_function(
+            lambda: cache.status()["bytes"])
 
     def _watch_budget(self, budget: MemoryBudget) -> None:
         r = self.registry

@@ -31,6 +31,7 @@ def health():
         "requests": svc.metrics.request_counts(),
         "streams": svc.streams.stats(),
         "memory": svc.budget.status(),
+        "cache": svc.pipeline.cache.status(),
     }
     if model.state != "ok":
         body["reason"] = model.reason

@@ -11,7 +11,7 @@ from ..pipeline.budget import image_bytes
 from ..vision.draw import MEDIA_TYPES
 from .params import RequestOptions, parse_picture_params
 from .payload import read_payload
-from .routes import service
+from .routes import cache_scope, service
 
 bp = Blueprint("pictures", __name__)
 
@@ -47,9 +47,12 @@ def _picture(redact: bool) -> Response:
     if "format" not in payload.typed and "format" not in payload.text:
         render = dataclasses.replace(render, format=negotiated_format(render.format))
     with svc.budget.reserve(image_bytes(payload.image)):  # a picture is always decoded in full
-        picture = svc.pipeline.picture(payload.image, options.detect, render, cover, options.quality)
-    svc.metrics.observe_detection(picture.timings_ms["inference"], picture.faces)
+        picture = svc.pipeline.picture(payload.image, options.detect, render, cover, options.quality,
+                                       scope=cache_scope(svc))
+    if not picture.cached:
+        svc.metrics.observe_detection(picture.timings_ms["inference"], picture.faces)
     response = Response(picture.data, mimetype=picture.media_type)
+    response.headers["X-Cache"] = "hit" if picture.cached else "miss"
     response.headers["X-Face-Count"] = str(picture.faces)
     response.headers["Server-Timing"] = ", ".join(f"{name};dur={ms}" for name, ms in picture.timings_ms.items())
     return response

@@ -11,6 +11,7 @@ from ..pipeline.batch import auto_in_flight
 from ..pipeline.budget import image_bytes
 from .params import RequestOptions, parse_params
 from .payload import Batch, read_payload
+from .security import presented_key
 
 bp = Blueprint("faces", __name__)
 
@@ -22,18 +23,38 @@ def service():
 
 @bp.post("/v1/detect")
 def detect():
-    return jsonify(_run(align=False))
+    return _with_cache_header(_run(align=False))
 
 
 @bp.post("/v1/align")
 def align():
-    return jsonify(_run(align=True))
+    return _with_cache_header(_run(align=True))
 
 
 @bp.post("/v1/best")
 def best():
     """The single best usable face, aligned and with its quality: for enrolment (422 no_usable_face if none)."""
-    return jsonify(_run(align=True, best=True))
+    return _with_cache_header(_run(align=True, best=True))
+
+
+def cache_scope(svc) -> str:
+    """Whose cache entries a request may see: its API key when keys are on (a hit is faster than a miss, so
+    a shared entry would tell one client what another sent), else everyone's."""
+    return (presented_key(request.headers) or "") if svc.keys.enabled else ""
+
+
+def cache_state(timings: list[dict]) -> str:
+    """X-Cache: ``hit`` when the cache gave every image's faces (their timings have ``cache``), ``miss``
+    when it gave none, ``partial`` for a batch in between."""
+    hits = sum("cache" in t for t in timings)
+    return "hit" if hits == len(timings) and hits else "partial" if hits else "miss"
+
+
+def _with_cache_header(body: dict):
+    response = jsonify(body)
+    timings = [entry["timings_ms"] for entry in body.get("results", [body]) if "timings_ms" in entry]
+    response.headers["X-Cache"] = cache_state(timings)
+    return response
 
 
 def _run(align: bool, best: bool = False) -> dict:
@@ -49,9 +70,15 @@ def _run(align: bool, best: bool = False) -> dict:
     full = align or svc.pipeline.needs_full_decode(options.detect, options.quality, best)
     with svc.budget.reserve(image_bytes(payload.image, long_side=None if full else max(svc.model.input_spec.hw))):
         response = svc.pipeline.run(payload.image, options.detect, options.align if align else None,
-                                    options.quality, best=best)
-    svc.metrics.observe_detection(response["timings_ms"]["inference"], response["count"])
+                                    options.quality, best=best, scope=cache_scope(svc))
+    _observe(svc, response)
     return response
+
+
+def _observe(svc, response: dict) -> None:
+    """Engine time and faces, for what the engine ran: a cache hit ran nothing."""
+    if "cache" not in response["timings_ms"]:
+        svc.metrics.observe_detection(response["timings_ms"]["inference"], response["count"])
 
 
 def _run_batch(batch: Batch, options: RequestOptions, align: bool) -> dict:
@@ -61,10 +88,11 @@ def _run_batch(batch: Batch, options: RequestOptions, align: bool) -> dict:
     images = tuple(map(_read_once, batch.images))  # a multipart file can be read once: its header is read here
     with svc.budget.reserve(min(len(images), in_flight) * max(map(_batch_image_bytes, images))):
         results = svc.pipeline.run_batch(images, options.detect, options.align if align else None,
-                                         options.quality, in_flight=svc.config.performance.batch_in_flight)
+                                         options.quality, in_flight=svc.config.performance.batch_in_flight,
+                                         scope=cache_scope(svc))
     for entry in results:
         if "error" not in entry:
-            svc.metrics.observe_detection(entry["timings_ms"]["inference"], entry["count"])
+            _observe(svc, entry)
     return {"results": results}
 
 

@@ -29,14 +29,14 @@ def auto_in_flight(pipeline: "FacePipeline") -> int:
 
 def run_batch(pipeline: "FacePipeline", images: Sequence[Callable[[], bytes]], options: DetectOptions,
               align: AlignOptions | None = None, quality: QualityOptions | None = None,
-              in_flight: int = 0) -> list[dict[str, Any]]:
+              in_flight: int = 0, scope: str = "") -> list[dict[str, Any]]:
     """One :meth:`FacePipeline.run` response per image, in order, or an ``{"error": ...}`` entry for an image
     that failed; ``in_flight`` images run at once (0: :func:`auto_in_flight`). Each image is a callable
-    returning its bytes (or raising its ServiceError)."""
+    returning its bytes (or raising its ServiceError); each meets the result cache on its own."""
 
     def one(source: Callable[[], bytes]) -> dict[str, Any]:
         try:
-            return pipeline.run(source(), options, align, quality)
+            return pipeline.run(source(), options, align, quality, scope=scope)
         except ServiceError as exc:
             return error_entry(exc)
         except Exception:  # a bug: logged, and confined to its own entry like any other failure

@@ -24,12 +24,25 @@ from ..vision.quality import QualitySettings
 from . import quality as face_quality
 from . import scales
 from .batch import run_batch
+from .cache import ResultCache
 from .detector import DecodedImage, Detector
 from .picture import Picture, render_picture
 from .response import aligned_crops, faces_to_json, round_timings
 from .select import select
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The faces of a request's image (``found``), the image decoded for them (None when they came from the
+    cache), the timings to report, whether the cache answered, and the cache key."""
+
+    found: "Found"
+    image: DecodedImage | None
+    timings: dict[str, float]
+    hit: bool
+    key: Any
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,9 @@ class FacePipeline:
 
     def __init__(self, model: SCRFDModel, *, defaults: DetectOptions, max_pixels: int, reduced_decode: bool = True,
                  quality_defaults: QualityOptions | None = None, quality_settings: QualitySettings | None = None,
-                 refine_faces: int = 8):
+                 refine_faces: int = 8, cache: ResultCache | None = None):
         self.model = model
+        self.cache = cache or ResultCache(0, 0)
         self.detector = Detector(model)
         self.defaults = defaults
         self.quality_defaults = quality_defaults or QualityOptions()
@@ -69,7 +83,9 @@ class FacePipeline:
                     "quality_settings": config.quality,
                     "refine_faces": config.quality.refine_faces,
                     "max_pixels": config.limits.max_image_pixels,
-                    "reduced_decode": config.performance.reduced_decode}
+                    "reduced_decode": config.performance.reduced_decode,
+                    "cache": ResultCache(config.cache.max_mb * 2**20 if config.cache.enabled else 0,
+                                         config.cache.ttl_s)}
         return cls(model, **{**settings, **overrides})
 
     def decode(self, data: bytes, *, full: bool) -> DecodedImage:
@@ -86,26 +102,63 @@ class FacePipeline:
         return select(found.faces, found.image_size, options).faces
 
     def run(self, data: bytes, options: DetectOptions | None = None, align: AlignOptions | None = None,
-            quality: QualityOptions | None = None, *, best: bool = False) -> dict[str, Any]:
+            quality: QualityOptions | None = None, *, best: bool = False, scope: str = "") -> dict[str, Any]:
         """The /v1/detect response for an encoded image, the /v1/align one when ``align`` is given, and with
-        ``best`` the /v1/best one: the single best usable face (or NoUsableFace)."""
+        ``best`` the /v1/best one: the single best usable face (or NoUsableFace). Every endpoint finds a photo's
+        faces alike (:meth:`answer`); alignment warps the full decode. ``scope``: whose cache entries these
+        are (the API key, when keys are on)."""
         start = time.perf_counter()
         options, quality = options or self.defaults, quality or self.quality_defaults
-        image = self.decode(data, full=align is not None or self.needs_full_decode(options, quality, best))
-        decoded = time.perf_counter()
-        found = self.find(image, options, quality, best=best)
-        timings = {"decode": (decoded - start) * 1000.0, **found.timings}
+        answer = self.answer(data, options, quality, best=best, scope=scope)
+        found, timings = answer.found, answer.timings
         body = faces_to_json(found.faces)
         if found.qualities is not None and (quality.quality or best):
             for face, q in zip(body, found.qualities, strict=True):
                 face["quality"] = q.to_json()
         if align is not None:
             aligned_at = time.perf_counter()
-            for face, crop in zip(body, aligned_crops(image.pixels, found.faces, align), strict=True):
+            crops_key = None if answer.key is None else (answer.key, align)  # kept whole, as the seed asked
+            crops = self.cache.get(crops_key)
+            if crops is None:
+                crops = aligned_crops(self.full_pixels(data, answer.image), found.faces, align)
+                self.cache.put(crops_key, crops, sum(len(c["image"]) + 128 for c in crops) + 64)
+            for face, crop in zip(body, crops, strict=True):
                 face["aligned"] = crop
             timings["align"] = (time.perf_counter() - aligned_at) * 1000.0
         timings["total"] = (time.perf_counter() - start) * 1000.0
         return self.response(found.image_size, body, timings, found.passes)
+
+    def answer(self, data: bytes, options: DetectOptions, quality: QualityOptions, *, best: bool = False,
+               scope: str = "") -> Answer:
+        """The faces of an encoded image as /v1/detect finds them (on the reduced decode where that loses
+        nothing), from the cache when the same photo was asked the same of the same engine."""
+        start = time.perf_counter()
+        decoded: list[DecodedImage] = []
+
+        def compute() -> Found:
+            decoded.append(self.decode(data, full=self.needs_full_decode(options, quality, best)))
+            decode_ms = (time.perf_counter() - start) * 1000.0
+            found = self.find(decoded[0], options, quality, best=best)
+            return Found(found.faces, found.qualities, found.image_size, {"decode": decode_ms, **found.timings},
+                         found.passes)
+
+        key = self.cache.key(data, scope, self.identity(), options, quality, best)
+        found, hit = self.cache.get_or_compute(key, compute, _found_bytes)
+        timings = {"decode": 0.0, "inference": 0.0, "postprocess": 0.0,
+                   "cache": (time.perf_counter() - start) * 1000.0} if hit else dict(found.timings)
+        return Answer(found, decoded[0] if decoded else None, timings, hit, key)
+
+    def full_pixels(self, data: bytes, image: DecodedImage | None) -> np.ndarray:
+        """The image in full: the one decoded for detection when it was, else a new full decode."""
+        if image is not None and image.original_size is None:
+            return image.pixels
+        return self.decode(data, full=True).pixels
+
+    def identity(self) -> tuple:
+        """What answered, for the cache: the model, the engine (a fallback switch or an INT8 swap renames it)
+        and how many times it was re-created."""
+        backend = self.model.backend
+        return self.model.name, backend.name if backend else "", self.model.recoveries
 
     @staticmethod
     def needs_full_decode(options: DetectOptions, quality: QualityOptions, best: bool = False) -> bool:
@@ -134,14 +187,15 @@ class FacePipeline:
 
     def run_batch(self, images: Sequence[Callable[[], bytes]], options: DetectOptions,
                   align: AlignOptions | None = None, quality: QualityOptions | None = None,
-                  in_flight: int = 0) -> list[dict[str, Any]]:
+                  in_flight: int = 0, scope: str = "") -> list[dict[str, Any]]:
         """:meth:`run` for each image of a batch, pipelined; see :func:`.batch.run_batch`."""
-        return run_batch(self, images, options, align, quality, in_flight)
+        return run_batch(self, images, options, align, quality, in_flight, scope)
 
     def picture(self, data: bytes, options: DetectOptions, render: RenderOptions,
-                redact: RedactOptions | None = None, quality: QualityOptions | None = None) -> Picture:
+                redact: RedactOptions | None = None, quality: QualityOptions | None = None,
+                scope: str = "") -> Picture:
         """The /v1/draw picture, or the /v1/redact one when ``redact`` is given; see :func:`.picture.render_picture`."""
-        return render_picture(self, data, options, render, redact, quality or self.quality_defaults)
+        return render_picture(self, data, options, render, redact, quality or self.quality_defaults, scope)
 
     def response(self, image_size: tuple[int, int], faces: list[dict[str, Any]], timings: dict[str, float],
                  passes: list[dict]) -> dict[str, Any]:
@@ -157,3 +211,10 @@ class FacePipeline:
             "passes": passes,
         }
 
+
+
+def _found_bytes(found: Found) -> int:
+    """What a cached result holds: its arrays, and about 400 bytes per quality block and pass."""
+    faces = found.faces
+    arrays = faces.xyxy.nbytes + faces.scores.nbytes + faces.landmarks.nbytes
+    return 256 + arrays + 400 * (len(found.qualities or ()) + len(found.passes))

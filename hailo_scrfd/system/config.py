@@ -25,9 +25,9 @@ import yaml
 from ..declared import check, declarations
 from ..errors import ConfigError
 from .models import find_default_hef
-from .sections import (MODEL_ENV, DebugSection, DetectionSection, HailoSection, HealthSection, LimitsSection,
-                       LoggingSection, ModelSection, OnnxSection, PerformanceSection, QualitySection, SecuritySection,
-                       ServerSection, StreamsSection, UrlFetchSection)
+from .sections import (MODEL_ENV, CacheSection, DebugSection, DetectionSection, HailoSection, HealthSection,
+                       LimitsSection, LoggingSection, ModelSection, OnnxSection, PerformanceSection, QualitySection,
+                       SecuritySection, ServerSection, StreamsSection, UrlFetchSection)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class SCRFDServiceConfig:
     url_fetch: UrlFetchSection = field(default_factory=UrlFetchSection)
     quality: QualitySection = field(default_factory=QualitySection)
     streams: StreamsSection = field(default_factory=StreamsSection)
+    cache: CacheSection = field(default_factory=CacheSection)
     health: HealthSection = field(default_factory=HealthSection)
     debug: DebugSection = field(default_factory=DebugSection)
     logging: LoggingSection = field(default_factory=LoggingSection)

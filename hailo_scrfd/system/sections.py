@@ -17,7 +17,7 @@ from .exposure import SecuritySection, StreamsSection, UrlFetchSection
 
 __all__ = ["MODEL_ENV", "ServerSection", "ModelSection", "DetectionSection", "LimitsSection", "PerformanceSection",
            "OnnxSection", "HailoSection", "SecuritySection", "UrlFetchSection", "QualitySection", "StreamsSection",
-           "HealthSection", "DebugSection", "LoggingSection"]
+           "CacheSection", "HealthSection", "DebugSection", "LoggingSection"]
 
 MODEL_ENV = "HAILO_SCRFD_MODEL"
 
@@ -136,6 +136,19 @@ class QualitySection(QualitySettings):
                              "an upright cell of the face and its mirror, which holds roll and yaw on tilted "
                              "faces. It costs one extra engine run per 8 faces on a 640x640 model (a HEF), one "
                              "run per face on a CPU. 0: the detector's landmarks only.", min=0, max=64)
+
+
+@dataclass(frozen=True)
+class CacheSection:
+    """The result cache: a photo sent again with the same options (detect, then align; a retry) is answered
+    from memory, without decoding it for detection or running the engine. Entries are scoped to the API key
+    when keys are on, never written to disk, and emptied when the model is re-created or the CPU fallback
+    takes over or hands back."""
+
+    enabled: bool = _key(True, "Keep results in memory for repeated requests.")
+    max_mb: int = _key(64, "Memory (MiB) the cached results may hold; the least recently used go first.",
+                       min=1, max=65536)
+    ttl_s: float = _key(600.0, "Seconds a result is kept after it was made.", min=1, max=86400)
 
 
 @dataclass(frozen=True)

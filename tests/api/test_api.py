@@ -50,7 +50,7 @@ class TestHealth:
         assert body["status"] == "ok" and body["version"] and body["uptime_s"] >= 0
         assert body["model"] == {"name": "scrfd_2.5g_bnkps", "path": model.path,
                                  "backend": "onnxruntime:CPUExecutionProvider", "input_size": [640, 640],
-                                 "loaded": True}
+                                 "loaded": True, "precision": {"precision": "fp32", "calibration": None}}
 
     def test_loading_and_error_are_503(self, shared, tmp_path):
         config = SCRFDServiceConfig().override(model__path=str(tmp_path / "missing.onnx"))
