@@ -8,7 +8,7 @@ MODEL ?= $(HAILO_SCRFD_MODEL)
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv serve test install bench bench-env clean generate
+.PHONY: venv serve test install bench bench-env clean generate docs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ test: venv
 generate: venv
 	$(VENV)/bin/python scripts/generate.py
 
+# The docs site: installs the docs extra (mkdocs, mkdocs-material) into .venv once, then builds site/ in strict
+# mode, so a broken link or anchor fails. Needs only pip's package registry; the build fetches nothing else.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(VENV)/bin/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 # The reference library (insightface) lives only in the benchmark's own venv, never in the project's.
 .bench/venv/.installed:
 	$(PYTHON) -m venv .bench/venv
@@ -51,4 +60,4 @@ install:
 	DESTDIR="$(DESTDIR)" scripts/install.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info site

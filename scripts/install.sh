@@ -21,7 +21,11 @@ echo "installing hailo-scrfd into ${DESTDIR:-/}${PREFIX#/}"
 "$(at "$PREFIX/venv/bin/python")" -m pip install --quiet --disable-pip-version-check ${PIP_ARGS:-} "$SRC"
 
 install -d "$(at "$PREFIX/share")"
-install -m 0644 "$SRC/README.md" "$SRC/API_SPEC.md" "$SRC/TROUBLESHOOTING.md" "$(at "$PREFIX/share")/"
+install -m 0644 "$SRC/README.md" "$(at "$PREFIX/share")/"
+# The docs site's pages as Markdown (docs/api.md, docs/troubleshooting.md, ...), readable without a browser.
+install -d "$(at "$PREFIX/share/docs")" "$(at "$PREFIX/share/docs/images")"
+install -m 0644 "$SRC"/docs/*.md "$(at "$PREFIX/share/docs")/"
+install -m 0644 "$SRC"/docs/images/* "$(at "$PREFIX/share/docs/images")/"
 install -D -m 0644 "$SRC/systemd/hailo-scrfd.service" "$(at /etc/systemd/system/hailo-scrfd.service)"
 # Several instances behind nginx: hailo-scrfd@N on port 5001+N (deploy/nginx/hailo-scrfd.conf).
 install -D -m 0644 "$SRC/systemd/hailo-scrfd@.service" "$(at /etc/systemd/system/hailo-scrfd@.service)"

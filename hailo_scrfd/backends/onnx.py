@@ -221,8 +221,8 @@ class OnnxBackend(Backend):
 class _Lanes:
     """Picks each run's session: a lone run gets ``alone`` and all its threads; a run that starts while
     another is in flight gets ``busy``, with fewer. On a 2-core CPU two single-threaded runs side by side
-    do more than two 2-thread runs fighting for the cores (+14% engine throughput), and a lone request
-    stays as fast as before."""
+    do more than two 2-thread runs fighting for the cores, and a lone request stays as fast as before
+    (docs/performance.md)."""
 
     def __init__(self, alone, busy):
         self._alone, self._busy = alone, busy

@@ -1,9 +1,9 @@
 """ONNX Runtime's optimised graph, saved once and loaded at later start-ups.
 
 Graph optimisation (constant folding, fusions, and for an INT8 QDQ model turning Q/DQ pairs
-into integer kernels) is most of a session's creation time: 0.29 s of an INT8 model's 0.33 s
-here. ``SessionOptions.optimized_model_filepath`` writes the optimised graph; loading it with
-optimisation off takes 0.04 s. The optimised graph can hold kernels for this CPU and this
+into integer kernels) is most of a session's creation time, above all for an INT8 model.
+``SessionOptions.optimized_model_filepath`` writes the optimised graph; loading it with
+optimisation off skips that work (docs/performance.md). The optimised graph can hold kernels for this CPU and this
 ONNX Runtime build only, so the key covers the model file's sha256, the source of the
 in-memory rewrites, the ONNX Runtime version, the machine and the CPU flags.
 """

@@ -135,10 +135,10 @@ def quantize_model(src: str | os.PathLike, dst: str | os.PathLike, images: Calib
 
     ``fp32_heads`` keeps the last Conv of each output head in FP32: measured on ../shared/widerface (61 photos
     calibrating, 61 held out), hard AP held-out moved -0.0085 with every Conv in INT8 and -0.0018 with the
-    heads in FP32, for 5 % more engine time (MinMax; percentile calibration was no better).
+    heads in FP32, for a little more engine time (MinMax; percentile calibration was no better).
     ``fp32_input_conv`` keeps the Conv that reads the image in FP32: on an AVX2 CPU without VNNI its INT8
     version saturates (easy AP -0.017, hard -0.023 on the 122 photos); in FP32 the AP is FP32's (+0.0009,
-    +0.0001) at the same engine time (0.80x of FP32 there). 7-bit weights (``reduce_range``) instead cost
+    +0.0001) at the same engine time (docs/performance.md). 7-bit weights (``reduce_range``) instead cost
     hard AP -0.008.
     """
     import onnx

@@ -2,7 +2,7 @@
 
 An option on ``check`` rather than a command of its own: it is the first thing an operator runs
 when a Pi misbehaves. The lines compare one to one with the simulation's and with
-``hailortcli parse-hef`` / ``hailortcli fw-control identify`` (TROUBLESHOOTING.md).
+``hailortcli parse-hef`` / ``hailortcli fw-control identify`` (docs/troubleshooting.md).
 """
 
 from __future__ import annotations

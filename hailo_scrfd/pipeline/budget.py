@@ -17,8 +17,8 @@ from ..errors import QueueFull
 from ..system.memory import cgroup_memory_max, resident_bytes
 from ..vision.decode import decoded_size
 
-# Peak bytes held while decoding, per byte of the decoded RGB image, by format (40 MP images; the performance
-# page has the measurements):
+# Peak bytes held while decoding, per byte of the decoded RGB image, by format (measured on 40 MP images:
+# docs/performance.md, "Memory per decode"):
 # libjpeg-turbo decodes straight into the array; Pillow holds its own copy and a transfer buffer beside it,
 # and libwebp its decoder's buffers as well.
 PEAK_PER_DECODED_BYTE = {"jpeg": 1.1, "webp": 7.5}

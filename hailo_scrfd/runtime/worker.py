@@ -2,8 +2,8 @@
 ``backend.max_in_flight`` at once, with a bounded line of waiting callers.
 
 HTTP threads decode, pre-process and post-process in parallel, and each one also runs its own
-``Backend.infer``: handing the tensor to a dedicated thread and waking the caller again cost
-0.2-0.3 ms a request here, 2 % of an INT8 engine run. A caller that finds every slot busy joins
+``Backend.infer``: handing the tensor to a dedicated thread and waking the caller again was a
+measurable share of an INT8 engine run (docs/performance.md). A caller that finds every slot busy joins
 the line; a finished run hands its slot straight to the next caller in line (one wake-up, no
 thundering herd). A full line is refused at once (503 with Retry-After) rather than building a
 backlog that would time out anyway.

@@ -33,7 +33,7 @@ def find_default_hef(candidates: tuple[Path, ...] = DEFAULT_HEFS) -> str | None:
     for path in candidates:
         if path.is_file():
             log.info("no model configured: using %s, the first installed of the default HEFs "
-                     "(see README; set model.path to choose another)", path)
+                     "(see docs/pi.md; set model.path to choose another)", path)
             return str(path)
     return None
 

@@ -20,16 +20,14 @@ ARENA_MAX = 1  # one heap for every thread: flat RSS (see tune_for_serving)
 def tune_for_serving() -> None:
     """Keep per-request buffers in the heap, and OpenCV single-threaded.
 
-    Each request allocates a few buffers of 1-5 MB (the input canvas, the float tensor).
-    glibc serves those with mmap and unmaps them on free, so every request page-faults
-    them in again: measured here, that was 3 ms of a 25 ms request. A fixed 8 MB mmap
-    threshold keeps them in the heap for reuse (decoded photos above it are still
-    unmapped when freed), and one malloc arena for every thread keeps what the heap
-    retains bounded. Since the HTTP threads run the engine themselves, the 60-s mixed
-    soak's RSS settles flat at 236-242 MB with one arena; with two it swung between 218
-    and 270 MB as the heaps were trimmed and grown again (or crept from 295 to 310 MB
-    untrimmed), and with an arena per thread it reached 445 MB. One arena did not cost
-    throughput: 8 clients, 1.03x the previous code, six rounds each in turn. OpenCV's
+    Each request allocates a few buffers of some megabytes (the input canvas, the float
+    tensor). glibc serves those with mmap and unmaps them on free, so every request
+    page-faults them in again, a visible share of a request's time. A fixed mmap
+    threshold (MMAP_THRESHOLD) keeps them in the heap for reuse (decoded photos above it
+    are still unmapped when freed), and one malloc arena for every thread keeps what the
+    heap retains bounded: since the HTTP threads run the engine themselves, more arenas
+    let RSS swing or creep as heaps are trimmed and grown again, and one arena costs no
+    throughput (docs/performance.md has the soak's figures). OpenCV's
     own thread pool only competes with ONNX Runtime's threads and the HTTP threads,
     which already work in parallel.
     """

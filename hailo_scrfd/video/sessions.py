@@ -64,7 +64,7 @@ class StreamManager:
         s = self.settings
         settings = StreamSettings(max_fps=s.max_fps, retries=s.retries, retry_backoff_s=s.retry_backoff_s,
                                   lost_frames=s.lost_track_frames, crop_size=s.best_shot_size, live=live)
-        load_library()  # the first import takes ~0.5 s: never while holding the lock /health needs
+        load_library()  # the first import is slow: never while holding the lock /health needs
         with self._lock:
             if sum(st.running for st in self._streams.values()) >= s.max_streams:
                 raise LimitReached(f"{s.max_streams} streams are running (streams.max_streams); close one first")
@@ -129,7 +129,7 @@ class StreamManager:
         """The session named ``session_id``; a new one when it is None, or when the client named it itself and
         this is its first frame (behind a load balancer that routes by session, the name picks the instance,
         so the client must be able to choose it). An expired server-issued id (``tr_...``) is NotFound."""
-        load_library()  # the first import takes ~0.5 s: never while holding the lock /health needs
+        load_library()  # the first import is slow: never while holding the lock /health needs
         with self._lock:
             if session_id is not None:
                 session = self._sessions.get(session_id)

@@ -6,7 +6,7 @@ whose dependencies do not pull ``opencv-python`` beside our ``opencv-python-head
 than its ByteTrack, measured on the synthetic zoom-and-pan (``bench/tracking.py``, 154 frames, 22 stable
 faces): all candidates made 0 ID switches on the stable faces, but tracks that wandered between faces of
 the dense crowd numbered 7 for SORT (3 frames to confirm, IoU >= 0.3) against 191 for trackers' ByteTrack
-and 16 for supervision's deprecated ByteTrack, at 3.9 ms per update against 17 and 20 ms. Face scores are
+and 16 for supervision's deprecated ByteTrack, and SORT's update was the fastest (docs/performance.md). Face scores are
 high or absent, so ByteTrack's low-score second pass has little to add.
 
 The tracker sees boxes and scores only. Each face's landmarks ride along in ``sv.Detections.data``, so a
@@ -70,7 +70,7 @@ class _TrackState:
 
 
 def load_library() -> None:
-    """Import the tracker library (trackers, with supervision and SciPy: about 0.45 s and 55 MB the first time).
+    """Import the tracker library (trackers, with supervision and SciPy: slow and large the first time).
     Not at start-up, since a server that never tracks should not pay for it; callers do it before taking a lock
     that ``/health`` also needs."""
     import supervision  # noqa: F401

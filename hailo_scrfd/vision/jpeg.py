@@ -1,11 +1,11 @@
 """What the decoder needs from a plain JPEG's header, read without Pillow's marker parser.
 
 Pillow's ``Image.open`` parses every header segment in Python, quantisation and Huffman tables included, and
-with its EXIF read that cost 0.18 ms a request here (caches cold after an engine run); libjpeg-turbo's own
-header read (simplejpeg) takes 0.03 ms. The EXIF orientation comes from the first APP1 ``Exif`` segment, found
-by walking the segment headers up to the first scan, and is read by Pillow's EXIF parser. Anything else is
-left to Pillow, as before: XMP (Pillow also takes an orientation from it), multi-picture files (Pillow's MPO
-plugin), CMYK, and any header that is not laid out as expected.
+with its EXIF read that is several times slower than libjpeg-turbo's own header read (simplejpeg) when the
+caches are cold after an engine run (docs/performance.md). The EXIF orientation comes from the first APP1
+``Exif`` segment, found by walking the segment headers up to the first scan, and is read by Pillow's EXIF
+parser. Anything else is left to Pillow, as before: XMP (Pillow also takes an orientation from it),
+multi-picture files (Pillow's MPO plugin), CMYK, and any header that is not laid out as expected.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ inner edges (the overlap guarantees that a neighbouring tile holds such a face w
 it never becomes two half-faces). The survivors of all passes then go through one NMS.
 
 Written in numpy rather than taken from supervision (its ``InferenceSlicer`` and
-``box_non_max_merge``) or SAHI (``postprocess/combine.py``): supervision requires
-``opencv-python``, which clashes with the ``opencv-python-headless`` this project uses, and
-SAHI pulls in a framework stack; neither knows about landmarks or scale ranges.
+``box_non_max_merge``) or SAHI (``postprocess/combine.py``): supervision is installed (the
+tracker needs it) but slices and merges boxes only, and SAHI pulls in a framework stack;
+neither knows about landmarks or scale ranges.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Hailo lines added for issue 15 are quoted, word for word, in TROUBLESHOOTING.md."""
+"""The Hailo lines added for issue 15 are quoted, word for word, in docs/troubleshooting.md."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hailo_scrfd.errors import ModelLoadError
 from ..conftest import ROOT
 from .test_hailo_fidelity import load
 
-DOC = (ROOT / "TROUBLESHOOTING.md").read_text()
+DOC = (ROOT / "docs" / "troubleshooting.md").read_text()
 
 
 def documented(message: str, path: str) -> bool:

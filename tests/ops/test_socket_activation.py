@@ -97,7 +97,7 @@ def test_drain_window_auto_is_none_under_socket_activation():
 def test_activation_and_restart_messages_are_documented():
     from ..conftest import ROOT
 
-    doc = (ROOT / "TROUBLESHOOTING.md").read_text()
+    doc = (ROOT / "docs" / "troubleshooting.md").read_text()
     messages = []
     for values in ({"LISTEN_PID": "x", "LISTEN_FDS": "1"}, {"LISTEN_PID": str(PID), "LISTEN_FDS": "-1"},
                    {"LISTEN_PID": str(PID), "LISTEN_FDS": "2", "LISTEN_FDNAMES": "http"}):

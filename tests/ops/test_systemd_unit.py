@@ -84,7 +84,7 @@ def test_staged_install(staged):
     assert (staged / "etc/hailo/hailo-scrfd.yaml").read_text() == (ROOT / "config/hailo-scrfd.yaml").read_text()
     rendered = json.loads((staged / "etc/xdg/hailo-scrfd/hailo-scrfd.json").read_text())
     assert rendered["server"]["port"] == 5001
-    for doc in ("README.md", "TROUBLESHOOTING.md", "API_SPEC.md"):
+    for doc in ("README.md", "docs/troubleshooting.md", "docs/api.md", "docs/images/astronaut-draw.jpg"):
         assert (prefix / "share" / doc).is_file()
 
 

@@ -1,4 +1,4 @@
-"""Every failure message the code prints is quoted, word for word, in TROUBLESHOOTING.md."""
+"""Every failure message the code prints is quoted, word for word, in docs/troubleshooting.md."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hailo_scrfd.runtime.worker import InferenceWorker
 
 from ..conftest import ROOT
 
-DOC = (ROOT / "TROUBLESHOOTING.md").read_text()
+DOC = (ROOT / "docs" / "troubleshooting.md").read_text()
 HEF = "/path/scrfd_2.5g.hef"
 
 

@@ -1,4 +1,4 @@
-"""Every `hailo-scrfd models` failure line, produced for real, is quoted in TROUBLESHOOTING.md.
+"""Every `hailo-scrfd models` failure line, produced for real, is quoted in docs/troubleshooting.md.
 
 The variable parts (the test server's URL, the cache directory, the OS's wording of the network error,
 sizes) are replaced by the values the document shows before comparing.
@@ -20,7 +20,7 @@ from ..conftest import ROOT
 from ..e2e.model_http import FileServer
 from support.server import free_port
 
-DOC = (ROOT / "TROUBLESHOOTING.md").read_text()
+DOC = (ROOT / "docs" / "troubleshooting.md").read_text()
 DOC_URL = "https://huggingface.co/immich-app/buffalo_m/resolve/main/detection/model.onnx"
 DOC_SHA = "041f73f47371333d1d17a6fee6c8ab4e6aecabefe398ff32cca4e2d5eaee0af9"
 FILE = "scrfd_500m_bnkps.onnx"

@@ -1,4 +1,4 @@
-"""Every deep-probe failure line, produced for real, is quoted in TROUBLESHOOTING.md.
+"""Every deep-probe failure line, produced for real, is quoted in docs/troubleshooting.md.
 
 Numbers (seconds, counts, values) vary from run to run and are compared as placeholders; the words are
 compared exactly. The garbage is made from a real model's outputs; the slow device is the real ONNX
@@ -24,7 +24,7 @@ from hailo_scrfd.vision.scrfd import StrideOutput
 
 from ..conftest import ROOT
 
-DOC = (ROOT / "TROUBLESHOOTING.md").read_text()
+DOC = (ROOT / "docs" / "troubleshooting.md").read_text()
 LOG = "WARNING hailo_scrfd.runtime.probe: deep health probe failed: "
 
 
@@ -33,7 +33,7 @@ def numbers_as_placeholders(text: str) -> str:
 
 
 def assert_documented(line: str) -> None:
-    assert numbers_as_placeholders(line) in numbers_as_placeholders(DOC), f"not in TROUBLESHOOTING.md: {line}"
+    assert numbers_as_placeholders(line) in numbers_as_placeholders(DOC), f"not in docs/troubleshooting.md: {line}"
 
 
 class Slow(Backend):

@@ -1,5 +1,5 @@
 """auto's background INT8: the swap never fails a run, the synthetic scenes are deterministic, and every way the
-background job ends is logged as TROUBLESHOOTING.md quotes it."""
+background job ends is logged as docs/troubleshooting.md quotes it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hailo_scrfd.system.config import SCRFDServiceConfig
 
 from ..conftest import ROOT
 
-DOC = (ROOT / "TROUBLESHOOTING.md").read_text()
+DOC = (ROOT / "docs" / "troubleshooting.md").read_text()
 MODEL = "/path/model.onnx"
 
 
