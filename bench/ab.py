@@ -32,6 +32,9 @@ SERVERS = {"ours (default: precision auto)": "", "ours, precision fp32": "model:
            "ours, dynamic batching (onnx.batch_max 4)": "onnx:\n  batch_max: 4\n",
            # every run on one session with all the threads, as before onnx.busy_threads
            "ours, one session (onnx.busy_threads = cores)": f"onnx:\n  busy_threads: {len(os.sched_getaffinity(0))}\n"}
+# The benchmark sends the same photos again and again: it measures the engine path, not the result cache
+# (bench/cache.py measures that).
+NO_CACHE = "cache:\n  enabled: false\n"
 PEER = "naive peer (Flask dev server + InsightFace)"
 
 
@@ -130,7 +133,7 @@ def measure_servers(model_path: Path, env: dict, peer_python: Path, photos: list
         try:
             for name, yaml in SERVERS.items():
                 config = Path(tmp, f"{len(servers)}.yaml")
-                config.write_text(yaml or "{}\n")
+                config.write_text(NO_CACHE + yaml)
                 servers[name] = ServerProcess(model_path, "--config", str(config), env=clean_env(**env))
             targets = {name: (s.port, "/v1/detect", photos, "image/jpeg") for name, s in servers.items()}
             if peer_python.exists():

@@ -20,6 +20,7 @@ import os
 import io
 import statistics
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -169,8 +170,10 @@ def measure_http(model_path: Path, photos: dict[str, bytes], big: bytes, n: int,
                  rows) -> dict:
     """Latency and throughput of a real server process, its RSS after the load and its start-up time; ``rows``
     (port -> per-photo rows) measures the photos against the reference while the server runs."""
+    config = Path(tempfile.mkdtemp(prefix="hailo-scrfd-bench-")) / "config.yaml"
+    config.write_text(ab.NO_CACHE)
     started = time.perf_counter()
-    server = ServerProcess(model_path, env=clean_env(**env))
+    server = ServerProcess(model_path, "--config", str(config), env=clean_env(**env))
     try:
         server.wait_ready()
         startup_s = time.perf_counter() - started

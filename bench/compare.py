@@ -37,9 +37,11 @@ import requests  # noqa: E402
 def start(tree: Path, model: Path) -> tuple[subprocess.Popen, int, float]:
     port = free_port()
     started = time.perf_counter()
+    config = Path(tempfile.mkdtemp(prefix="hailo-scrfd-compare-")) / "config.yaml"
+    config.write_text(ab.NO_CACHE)  # the same photo is sent again and again: measure the engine path
     proc = subprocess.Popen([sys.executable, "-m", "hailo_scrfd", "serve", "--model", str(model), "--host",
-                             "127.0.0.1", "--port", str(port)], cwd=tree, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
+                             "127.0.0.1", "--port", str(port), "--config", str(config)], cwd=tree,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=clean_env(HAILO_SCRFD_AUTO_INT8="off", MALLOC_ARENA_MAX="1",
                                           HAILO_SCRFD_MODEL_DIR=tempfile.mkdtemp(prefix="hailo-scrfd-compare-")))
     deadline = time.monotonic() + 120
