@@ -8,6 +8,7 @@ when a Pi misbehaves. The lines compare one to one with the simulation's and wit
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Callable
 
 from .common import EXIT_CONFIG, CommandFailed
@@ -35,5 +36,41 @@ def cmd_check_hef(args: argparse.Namespace) -> int:
         lines = describe_hef(path, config.hailo.group_id)
     except (ConfigError, ModelLoadError) as exc:
         raise CommandFailed(str(exc), EXIT_CONFIG) from None
-    print("\n".join(lines))
+    print("\n".join(lines + host_lines() + [timed_inference(path, config)]), flush=True)
     return 0
+
+
+def host_lines() -> list[str]:
+    """The PCIe driver's version and the SoC's temperature: what a Pi owner is asked first."""
+    from ..system.thermal import soc_temperature_c
+
+    modules = sorted(Path("/sys/module").glob("hailo*_pci/version"))
+    versions = [f"{p.parent.name} {p.read_text().strip()}" for p in modules]
+    temperature = soc_temperature_c()
+    return [f"driver: {', '.join(versions)}" if versions else
+            "driver: FAILS: no hailo PCIe driver loaded: `sudo modprobe hailo1x_pci` (Hailo-10H) or `hailo_pci` "
+            "(Hailo-8), from the hailo-h10-all or hailo-all package",
+            f"soc temperature: {temperature:.1f} C" if temperature is not None else "soc temperature: unknown"]
+
+
+def timed_inference(path: str, config) -> str:
+    """One inference on a blank canvas through the service's own backend, in the service's group, timed."""
+    import time
+
+    import numpy as np
+
+    from ..backends.hailo import HailoBackend
+
+    try:
+        backend = HailoBackend(path, config.hailo, config.performance.inference_timeout_s)
+    except Exception as exc:
+        return f"one inference: FAILS: {exc}: fix the lines above first"
+    try:
+        tensor = backend.prepare(np.zeros((*backend.input_spec.hw, 3), np.uint8))
+        started = time.perf_counter()
+        backend.infer(tensor)
+        return f"one inference: {(time.perf_counter() - started) * 1000:.1f} ms on {backend.name}"
+    except Exception as exc:
+        return f"one inference: FAILS: {type(exc).__name__}: {exc}: run `hailortcli run {path}` to compare"
+    finally:
+        backend.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 
@@ -57,7 +58,12 @@ def test_cli_check_hef(hefs, chip):
     run = subprocess.run([sys.executable, "-m", "hailo_scrfd", "check", "--hef", str(hefs["2.5g"])],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == describe_hef(str(hefs["2.5g"]), "SHARED")  # the service's group
+    described = describe_hef(str(hefs["2.5g"]), "SHARED")  # the service's group
+    lines = run.stdout.splitlines()
+    assert lines[:len(described)] == described
+    # Then the driver, the SoC's temperature and one timed inference on the simulated device.
+    assert [line.split(":")[0] for line in lines[len(described):]] == ["driver", "soc temperature", "one inference"]
+    assert re.fullmatch(r"one inference: [0-9.]+ ms on .+", lines[-1]), lines[-1]
     run = subprocess.run([sys.executable, "-m", "hailo_scrfd", "check", "--hef", str(hefs["2.5g-nms"])],
                          capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0 and "HAILO_NMS_BY_SCORE" in run.stdout
