@@ -34,7 +34,8 @@ def test_zero_failed_requests_while_the_npu_goes_and_comes_back(hefs, shared, ch
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({
         "model": {"fallback": str(shared / "models" / "scrfd_2.5g_bnkps.onnx")},
-        "hailo": {"fallback_after_s": 0.5, "probe_interval_s": 0.3}}))
+        "hailo": {"fallback_after_s": 0.5, "probe_interval_s": 0.3},
+        "cache": {"enabled": False}}))  # the same photo again and again: each request must reach an engine
     srv = ServerProcess(hefs["2.5g"], "--config", str(config), env=sim_env(chip, HAILO_SIM_CONTROL=str(control)))
     body = (shared / "images" / "s_l.jpg").read_bytes()
     codes: list[int] = []

@@ -19,8 +19,9 @@ METRICS = {"hailo_scrfd_requests", "hailo_scrfd_request_duration_seconds", "hail
 
 @pytest.fixture
 def fresh_client(app_factory):
-    """A new app for each test: its request counters start at zero."""
-    return app_factory()
+    """A new app for each test: its request counters start at zero, and every request reaches the engine (a
+    result-cache hit runs no inference, and is not counted as one)."""
+    return app_factory(cache__enabled=False)
 
 
 def samples(client):
