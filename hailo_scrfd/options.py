@@ -41,10 +41,10 @@ class DetectOptions:
                          "highest-scoring), quality (the best overall quality; computes quality), or center "
                          "(nearest the image centre). The faces are always listed by score.", choices=ORDERS)
     rotations: str = setting("none", "Sideways photos (pixels stored turned, no EXIF orientation): none (upright "
-                             "only), auto (when upright finds no face, the image turned by 90, 180 and 270 degrees "
-                             "too, passes rot90, rot180, rot270; only 90 and 270 when most faces found lie, only 180 "
-                             "when all are weak) or all (every turn, merged: upright and lying faces mixed; about 4x "
-                             "the engine runs). Faces come back in the image's own coordinates.", choices=ROTATIONS)
+                             "only), auto (when upright finds no face, or only weak ones (score < 0.8), the image "
+                             "turned by 90, 180 and 270 degrees too, passes rot90, rot180, rot270; 90 and 270 when "
+                             "most faces found lie) or all (every turn, merged: upright and lying faces mixed; about "
+                             "4x the engine runs). Faces come back in the image's own coordinates.", choices=ROTATIONS)
 
     @classmethod
     def from_config(cls, section: Any) -> "DetectOptions":

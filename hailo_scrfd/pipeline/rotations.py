@@ -26,23 +26,21 @@ from . import scales
 from .detector import DecodedImage, Detector
 
 LYING_ROLL = 45.0   # auto: most upright faces' eye lines more than this off level -> try 90 and 270
-WEAK_SCORE = 0.8    # auto: no upright face scoring this -> try 180
+STRONG_SCORE = 0.8  # auto: no upright face scoring this -> try every turn
 
 
 def turns_for(rotations: str, upright: Detections) -> tuple[int, ...]:
     """The quarter turns (degrees clockwise) to run besides upright, given the upright passes' faces.
 
-    ``auto``: every turn when upright finds no face; 90 and 270 when most faces it finds lie (SCRFD finds some
-    faces of a sideways photo, with their landmarks turned: rolls of 68-119 degrees measured, against -50..19
-    for almost every upright face); 180 when every face it finds is weak (an upside-down photo's few faces come
-    with level landmarks, but none of the 33 such finds on 122 WIDER photos scored above 0.78)."""
-    if rotations == "all" or (rotations == "auto" and len(upright) == 0):
+    ``auto``: every turn when upright finds no face, or none scoring :data:`STRONG_SCORE` (a turned photo's few
+    upright finds are weak: none of the 33 on 122 upside-down WIDER photos scored above 0.78); 90 and 270 when
+    most faces it finds lie (SCRFD finds some faces of a sideways photo with their landmarks turned: rolls of
+    68-119 degrees measured, against -50..19 for almost every upright face)."""
+    if rotations == "all" or (rotations == "auto" and (len(upright) == 0 or upright.scores.max() < STRONG_SCORE)):
         return TURNS
-    if rotations != "auto":
-        return ()
-    if np.median(np.abs(eye_roll(upright.landmarks))) > LYING_ROLL:
+    if rotations == "auto" and np.median(np.abs(eye_roll(upright.landmarks))) > LYING_ROLL:
         return (90, 270)
-    return (180,) if upright.scores.max() < WEAK_SCORE else ()
+    return ()
 
 
 def detect(detector: Detector, image: DecodedImage, options: DetectOptions, *, listed_max: int = 0
