@@ -13,12 +13,13 @@ from typing import Any
 
 from .declared import declarations, setting
 
-__all__ = ["ORDERS", "MODES", "DetectOptions", "QualityOptions", "AlignOptions", "RenderOptions", "RedactOptions",
-           "declarations", "setting"]
+__all__ = ["ORDERS", "MODES", "ROTATIONS", "DetectOptions", "QualityOptions", "AlignOptions", "RenderOptions",
+           "RedactOptions", "declarations", "setting"]
 
 
 ORDERS = ("area", "score", "quality", "center")  # the same as hailo_scrfd.vision.order.ORDERS (a test checks)
 MODES = ("fast", "full")  # the same as hailo_scrfd.vision.scales.MODES (a test checks)
+ROTATIONS = ("none", "auto", "all")  # the same as hailo_scrfd.vision.rotation.ROTATIONS (a test checks)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class DetectOptions:
     order: str = setting("area", "Which faces max_faces keeps: area (the largest; default), score (the "
                          "highest-scoring), quality (the best overall quality; computes quality), or center "
                          "(nearest the image centre). The faces are always listed by score.", choices=ORDERS)
+    rotations: str = setting("none", "Sideways photos (pixels stored turned, no EXIF orientation): none (upright "
+                             "only), auto (when upright finds no face, or only weak ones (score < 0.8), the image "
+                             "turned by 90, 180 and 270 degrees too, passes rot90, rot180, rot270; 90 and 270 when "
+                             "most faces found lie) or all (every turn, merged: upright and lying faces mixed; about "
+                             "4x the engine runs). Faces come back in the image's own coordinates.", choices=ROTATIONS)
 
     @classmethod
     def from_config(cls, section: Any) -> "DetectOptions":

@@ -30,7 +30,8 @@ PATH_OPTIONS = {
 # Options whose default a request gets from the config, and the key that holds it.
 CONFIG_DEFAULTS = {**{name: f"detection.{name}" for name in declarations(DetectOptions)}, "quality": "quality.enabled"}
 # An endpoint whose default differs from the config's (pipeline: redact_defaults).
-OWN_DEFAULTS = {("/v1/redact", "mode"): "redaction ignores the config's detection.mode; default full"}
+OWN_DEFAULTS = {("/v1/redact", "mode"): "redaction ignores the config's detection.mode; default full",
+                ("/v1/track", "rotations"): "video frames ignore the config's detection.rotations; default none"}
 JSON_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean"}
 
 
@@ -59,6 +60,7 @@ def with_declared_options(spec: Mapping[str, Any]) -> dict[str, Any]:
     for path, classes in PATH_OPTIONS.items():
         declared = {name: info for cls in classes for name, info in declarations(cls).items()}
         operation = spec["paths"][path]["post"]
+        _add_missing(operation, classes)
         for parameter in operation.get("parameters", []):
             if parameter["name"] in declared:
                 info = declared[parameter["name"]]
@@ -70,6 +72,24 @@ def with_declared_options(spec: Mapping[str, Any]) -> dict[str, Any]:
                 properties[name] = {**option_schema(declared[name]),
                                     "description": option_description(path, name, declared[name])}
     return spec
+
+
+def _add_missing(operation: dict[str, Any], classes: tuple[type, ...]) -> None:
+    """Add the declared options of ``classes`` an operation does not list yet (a new detection option reaches
+    every path that takes DetectOptions): after the last one of its class, as a query parameter and a field of
+    each body (its schema and description are written afterwards)."""
+    parameters = operation.setdefault("parameters", [])
+    bodies = [media["schema"]["properties"] for media in operation["requestBody"]["content"].values()
+              if "properties" in media.get("schema", {})]
+    for cls in classes:
+        names = list(declarations(cls))
+        for name in names:
+            if any(p["name"] == name for p in parameters):
+                continue
+            at = max((i + 1 for i, p in enumerate(parameters) if p["name"] in names), default=len(parameters))
+            parameters.insert(at, {"name": name, "in": "query", "required": False, "schema": {}})
+            for properties in bodies:
+                properties.setdefault(name, {})
 
 
 def document_text(spec: Mapping[str, Any]) -> str:

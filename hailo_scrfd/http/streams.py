@@ -6,6 +6,7 @@ fences (:mod:`.stream_sources`) and the SSE wire format.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Iterator
 
@@ -73,7 +74,8 @@ def track():
         raise InvalidParameter("'session' must be an id a /v1/track response returned, or a name of your own: "
                                "1-64 letters, digits, '_', '.' or '-'")
     shadowed = {name: value for name, value in payload.shadowed.items() if name != "session"}
-    options = parse_params(payload.typed, text, defaults=RequestOptions(svc.pipeline.defaults),
+    frame_defaults = dataclasses.replace(svc.pipeline.defaults, rotations="none")  # video: upright unless asked
+    options = parse_params(payload.typed, text, defaults=RequestOptions(frame_defaults),
                            table=FRAME_PARAMS, shadowed=shadowed).detect
     frame = svc.pipeline.decode(payload.image, full=True).pixels
     manager = svc.streams

@@ -7,6 +7,7 @@ response itself. New capabilities (scale passes, quality, drawing) plug in here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from ..vision.decode import decode_image
 from ..vision.detections import Detections
 from ..vision.quality import QualitySettings
 from . import quality as face_quality
-from . import scales
+from . import rotations
 from .batch import run_batch
 from .cache import ResultCache
 from .detector import DecodedImage, Detector
@@ -96,10 +97,14 @@ class FacePipeline:
 
     def detect_frame(self, pixels: np.ndarray, options: DetectOptions | None = None) -> Detections:
         """The faces of one decoded RGB frame (a video frame, or a pushed frame already decoded): one pass,
-        and the request's selection without quality."""
-        options = options or self.defaults
+        and the request's selection without quality. Turned passes only when ``options`` ask for them (a
+        stream's frames default to upright only, whatever the config's ``detection.rotations``)."""
+        options = options or dataclasses.replace(self.defaults, rotations="none")
         found = self.detector.detect(DecodedImage(pixels), options.threshold, options.nms_threshold)
-        return select(found.faces, found.image_size, options).faces
+        faces, turns = found.faces, rotations.turns_for(options.rotations, found.faces)
+        if turns:
+            faces, _ = rotations.add_turns(self.detector, pixels, faces, options, found.image_size, turns)
+        return select(faces, found.image_size, options).faces
 
     def run(self, data: bytes, options: DetectOptions | None = None, align: AlignOptions | None = None,
             quality: QualityOptions | None = None, *, best: bool = False, scope: str = "") -> dict[str, Any]:
@@ -173,7 +178,7 @@ class FacePipeline:
         if best or quality.needed or options.order == "quality":
             assess = partial(face_quality.assess, self.detector, image.pixels, settings=self.quality_settings,
                              refine=self.refine_faces)
-        faces, image_size, engine_timings, passes = scales.detect(
+        faces, image_size, engine_timings, passes = rotations.detect(
             self.detector, image, options, listed_max=0 if assess else options.max_faces)
         timings = {**engine_timings, "passes": len(passes)}
         started = time.perf_counter()
