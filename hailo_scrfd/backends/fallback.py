@@ -44,7 +44,7 @@ class FallbackBackend(Backend):
     kind = "hailo"
 
     def __init__(self, open_primary: Callable[[], Backend], cpu: Backend, *, fallback_after_s: float,
-                 probe_interval_s: float, max_in_flight: int, npu_timeout_ms: int | None = None):
+                 probe_interval_s: float, max_in_flight: int):
         if cpu.input_spec.dynamic:
             raise ValueError("the fallback backend must take a fixed input size")
         self._open_primary = open_primary
@@ -53,8 +53,6 @@ class FallbackBackend(Backend):
         self.input_spec = cpu.input_spec
         self.fallback_after_s = fallback_after_s
         self.probe_interval_s = probe_interval_s
-        # A hung NPU call must fail (and move to the CPU) before the request's own timeout fires.
-        self._npu_kwargs = {"timeout_ms": npu_timeout_ms} if npu_timeout_ms else {}
         self._cond = threading.Condition()
         self._closed = threading.Event()
         self._primary: Backend | None = None
@@ -106,7 +104,7 @@ class FallbackBackend(Backend):
                 with self._cpu_slots:
                     return self._cpu.infer(tensor[None])
             try:
-                return primary.infer(tensor, **self._npu_kwargs)
+                return primary.infer(tensor)
             except Exception as exc:
                 self._lost(primary, f"inference failed on the NPU ({type(exc).__name__}: {str(exc)[:200]})")
 
@@ -219,7 +217,7 @@ def create_fallback_backend(config, model_path: str) -> FallbackBackend:
     # model.precision applies to it as to any ONNX model (INT8 when one was made with `quantize`).
     fixed = dataclasses.replace(config, onnx=dataclasses.replace(config.onnx, input_mode="fixed"))
     cpu = create_onnx(fixed, config.model.fallback)
-    return FallbackBackend(lambda: HailoBackend(model_path, config.hailo, timeout_s), cpu,
+    # A hung NPU call must fail (and move to the CPU) before the request's own timeout fires: the NPU gets half.
+    return FallbackBackend(lambda: HailoBackend(model_path, config.hailo, timeout_s / 2), cpu,
                            fallback_after_s=config.hailo.fallback_after_s,
-                           probe_interval_s=config.hailo.probe_interval_s, max_in_flight=config.hailo.max_in_flight,
-                           npu_timeout_ms=max(1, int(timeout_s * 1000 / 2)))
+                           probe_interval_s=config.hailo.probe_interval_s, max_in_flight=config.hailo.max_in_flight)

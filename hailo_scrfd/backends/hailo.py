@@ -69,7 +69,8 @@ class HailoBackend(Backend):
 
     def __init__(self, model_path: str, section: HailoSection | None = None, timeout_s: float = 10.0):
         """``section``: the config's ``hailo`` section (defaults when None); ``timeout_s``: how long one
-        frame may take on the device."""
+        frame may take on the device, its wait for a slot, its run and its wait for the result together (a
+        call that outlives it raises, and the backend is broken: the model re-opens it)."""
         check_model_file(model_path, (".hef",))
         hp = import_hailo_platform()
         section = section or HailoSection()
@@ -156,7 +157,7 @@ class HailoBackend(Backend):
         """One inference before any worker starts: the binding's first run_async is not thread-safe, and
         this also proves the outputs map onto SCRFD's layout."""
         try:
-            self.infer(np.zeros((*self.input_spec.hw, 3), np.uint8), max(self._timeout_ms, WARM_UP_TIMEOUT_MS))
+            self._call(np.zeros((*self.input_spec.hw, 3), np.uint8), max(self._timeout_ms, WARM_UP_TIMEOUT_MS))
         except ValueError as exc:
             raise ModelLoadError(f"{self.model_path}: its outputs do not map onto SCRFD's layout ({exc})") from None
 
@@ -165,14 +166,17 @@ class HailoBackend(Backend):
         # (set_buffer takes pybind11's mutable_data(), which refuses a read-only array).
         return np.require(canvas, np.uint8, ("C", "W"))
 
-    def infer(self, tensor: np.ndarray, timeout_ms: int | None = None) -> list[StrideOutput]:
+    def infer(self, tensor: np.ndarray) -> list[StrideOutput]:
+        return self._call(tensor, self._timeout_ms)
+
+    def _call(self, tensor: np.ndarray, timeout_ms: int) -> list[StrideOutput]:
         with self._idle:
             configured = self._configured
             if configured is None or self._broken.is_set():
                 raise self._hp.HailoRTException("the Hailo pipeline was shut down (closed, or an earlier error)")
             self._active += 1
         try:
-            return self._infer(configured, tensor, timeout_ms or self._timeout_ms)
+            return self._infer(configured, tensor, timeout_ms)
         finally:
             with self._idle:
                 self._active -= 1
