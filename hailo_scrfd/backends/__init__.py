@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 
@@ -38,17 +39,28 @@ def choose_backend(requested: str, model_path: str) -> str:
 
 
 def create_backend(config: SCRFDServiceConfig, model_path: str) -> Backend:
-    """Every engine is built the same way: ``cls(model_path, its own config section, inference timeout)``;
-    ONNX models go through ``model.precision`` first (:mod:`.precision`)."""
+    """Every engine is built the same way: ``cls(model_path, its own config section, inference timeout)``, the NPU
+    under ``model.fallback`` with half of it; ONNX models go through ``model.precision`` first (:mod:`.precision`)."""
     kind = choose_backend(config.model.backend, model_path)
     if kind == "onnx":
         from .precision import create_onnx
 
         return create_onnx(config, model_path)
+    timeout_s = config.performance.inference_timeout_s
     if kind == "hailo" and config.model.fallback:
-        from .fallback import create_fallback_backend
-        return create_fallback_backend(config, model_path)
-    return backend_class(kind)(model_path, getattr(config, kind), config.performance.inference_timeout_s)
+        timeout_s /= 2  # a hung NPU call must fail, and move to the CPU, well before the request's own timeout
+    return backend_class(kind)(model_path, getattr(config, kind), timeout_s)
 
 
-__all__ = ["Backend", "InputSpec", "BACKENDS", "backend_class", "choose_backend", "create_backend"]
+def create_fallback_backend(config: SCRFDServiceConfig) -> Backend:
+    """``config.model.fallback`` on ONNX Runtime, served on the CPU while the Hailo device is away. It runs the
+    HEF's fixed 640x640 input, so a request's canvas fits whichever engine runs it; model.precision applies to it
+    as to any ONNX model (INT8 when one was made with `quantize`)."""
+    from .precision import create_onnx
+
+    fixed = dataclasses.replace(config, onnx=dataclasses.replace(config.onnx, input_mode="fixed"))
+    return create_onnx(fixed, config.model.fallback)
+
+
+__all__ = ["Backend", "InputSpec", "BACKENDS", "backend_class", "choose_backend", "create_backend",
+           "create_fallback_backend"]

@@ -106,7 +106,7 @@ class Metrics:
 
 
 def _fallback(model: SCRFDModel, key: str) -> float:
-    status = getattr(model.backend, "fallback_status", None)
+    status = getattr(model, "fallback_status", None)
     return float(status[key]) if status else 0.0
 
 

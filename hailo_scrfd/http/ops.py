@@ -35,7 +35,7 @@ def health():
     }
     if model.state != "ok":
         body["reason"] = model.reason
-    fallback = getattr(model.backend, "fallback_status", None)
+    fallback = getattr(model, "fallback_status", None)
     if fallback is not None and fallback["active"] and model.state == "ok":  # serving on the CPU: still 200
         body.update(status="degraded", reason=fallback["reason"], fallback=fallback)
     code = 200 if model.state == "ok" else 503

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..backends import Backend, InputSpec, create_backend
+from ..backends import Backend, InputSpec, choose_backend, create_backend
 from ..backends.faults import FaultInjector, FaultyBackend
 from ..system.config import SCRFDServiceConfig
 from ..errors import ModelLoadError, ModelNotReady
@@ -21,11 +21,11 @@ from ..system.models import resolve_model
 from ..vision.letterbox import Letterbox, input_letterbox
 from ..vision.detections import Detections
 from ..vision.scrfd import StrideOutput, postprocess
+from .fallback import FallbackRouter, open_cpu_fallback, start_fallback
+from .recovery import Engine, discard, recover
 from .worker import InferenceWorker
 
 log = logging.getLogger(__name__)
-
-RECOVERY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class SCRFDModel:
 
     States: ``loading`` (not loaded yet, or closed), ``ok``, ``error`` (loading failed)
     and ``degraded`` (an inference failed; the backend is being re-created in the
-    background, without restarting the process).
+    background, without restarting the process). Under ``model.fallback`` a lost NPU leaves it
+    ``ok``: the CPU answers meanwhile (:mod:`.fallback`) and :attr:`fallback_status` says so.
     """
 
     def __init__(self, config: SCRFDServiceConfig,
@@ -65,7 +66,10 @@ class SCRFDModel:
         self.name = Path(self.path).stem if self.path else ""
         self._backend_factory = backend_factory
         self._lock = threading.Lock()
-        self._worker: InferenceWorker | None = None
+        self._primary = Engine("primary", self._open_primary)
+        self._cpu: Engine | None = None               # model.fallback's engine
+        self._router: FallbackRouter | None = None    # model.fallback's choice between the two
+        self._recovering: list[threading.Thread] = []
         self._closed = threading.Event()
         self.state = "loading"
         self.reason = ""
@@ -76,14 +80,20 @@ class SCRFDModel:
     # -- lifecycle --------------------------------------------------------------------
 
     def load(self) -> "SCRFDModel":
-        """Create the backend and the inference worker; raises ModelLoadError with one clear line."""
+        """Open the engine(s), each behind its inference worker; raises ModelLoadError with one clear line."""
         with self._lock:
-            if self._worker is not None:
+            if self.state in ("ok", "degraded"):
                 return self
             try:
                 self.path = resolve_model(self.path) if self.path else self.path
                 self.name = Path(self.path).stem if self.path else ""
-                self._worker = self._start_worker()
+                if self.config.model.fallback and choose_backend(self.config.model.backend, self.path) == "hailo":
+                    self._cpu = Engine("cpu", lambda: self._new_worker(open_cpu_fallback(self.config)))
+                    self._router = start_fallback(self._primary, self._cpu, self.config.hailo)
+                    if self._primary.worker is None:  # no NPU at start: the CPU answers, the NPU is re-tried
+                        self._start_recovery(self._primary, None)
+                else:
+                    self._primary.worker = self._primary.open()
             except ModelLoadError as exc:
                 self.state, self.reason = "error", str(exc)
                 raise
@@ -91,76 +101,86 @@ class SCRFDModel:
         return self
 
     def close(self) -> None:
-        """Finish queued work and release the backend (and its device)."""
+        """Finish queued work and release the backends (and their devices)."""
         self._closed.set()
         with self._lock:
-            worker, self._worker = self._worker, None
+            engines = [e for e in (self._primary, self._cpu) if e is not None]
+            workers = [e.worker for e in engines if e.worker is not None]
+            for engine in engines:
+                engine.worker = None
             self.state, self.reason = "loading", "the service is stopping"
-        if worker is not None:
+            recovering, self._recovering = self._recovering, []
+        if self._router is not None:
+            self._router.policy.close()
+        for worker in workers:
             worker.close(drain=True)
             worker.backend.close()
+        for thread in recovering:
+            thread.join(5.0)
 
-    def _start_worker(self) -> InferenceWorker:
+    def _open_primary(self) -> InferenceWorker:
         backend = self._backend_factory(self.config, self.path)
-        if self.faults is not None:
-            backend = FaultyBackend(backend, self.faults)
+        return self._new_worker(FaultyBackend(backend, self.faults) if self.faults is not None else backend)
+
+    def _new_worker(self, backend: Backend) -> InferenceWorker:
         performance = self.config.performance
         return InferenceWorker(backend, performance.max_queue_size, on_failure=self._on_backend_failure,
                                batch_wait_s=performance.batch_wait_ms / 1000.0)
 
-    # -- self-healing -----------------------------------------------------------------
+    # -- self-healing: one recovery loop for every engine (:mod:`.recovery`) ----------------
 
     def _on_backend_failure(self, worker: InferenceWorker, exc: BaseException) -> None:
-        """Called when ``worker``'s backend raised or hung: go degraded and rebuild once."""
+        """Called when ``worker``'s backend raised or hung: take it away and re-open its engine."""
+        why = f"{type(exc).__name__}: {str(exc)[:200]}"
         with self._lock:
-            if worker is not self._worker or self._closed.is_set():
+            engine = next((e for e in (self._primary, self._cpu) if e is not None and e.worker is worker), None)
+            if engine is None or self._closed.is_set():
                 return  # a worker already replaced (its late errors are moot), or stopping
-            self.state = "degraded"
-            self.reason = f"inference failed ({type(exc).__name__}: {str(exc)[:200]}); re-creating the backend"
-            self._worker = None
-            self._degraded_since = time.monotonic()
-        log.warning("model degraded: %s", self.reason)
-        threading.Thread(target=self._recover, args=(worker,), name="scrfd-recovery", daemon=True).start()
+            if engine.covered:
+                self._router.policy.lost(f"inference failed on the NPU ({why})")
+            else:
+                self.state = "degraded"
+                self.reason = f"inference failed ({why}); re-creating the backend"
+                self._degraded_since = time.monotonic()
+            engine.worker = None
+            log.warning("%s engine failed: %s", engine.role, why)
+            self._start_recovery(engine, worker)
 
-    def _recover(self, failed: InferenceWorker | None) -> None:
+    def _start_recovery(self, engine: Engine, failed: InferenceWorker | None) -> None:
+        thread = threading.Thread(target=self._recover, args=(engine, failed), name="scrfd-recovery", daemon=True)
+        self._recovering = [t for t in self._recovering if t.is_alive()] + [thread]
+        thread.start()
+
+    def _recover(self, engine: Engine, failed: InferenceWorker | None) -> None:
         started = time.monotonic()
-        if failed is not None:
-            # Fail what is queued and let the threads go without waiting for them: closing the
-            # backend is what ends a hung call (it aborts the device job, or releases the hang).
-            failed.close(drain=False, timeout_s=0.0)
-            try:
-                failed.backend.close()
-            except Exception as exc:  # a broken device may not close cleanly; the new one must still open
-                log.warning("closing the failed backend: %s: %s", type(exc).__name__, exc)
-        attempt = 0
-        while not self._closed.is_set():
-            try:
-                worker = self._start_worker()
-            except Exception as exc:
-                delay = RECOVERY_BACKOFF_S[min(attempt, len(RECOVERY_BACKOFF_S) - 1)]
-                with self._lock:
-                    self.reason = f"re-creating the backend failed ({exc}); retrying in {delay:g} s"
-                log.warning("%s", self.reason)
-                attempt += 1
-                self._closed.wait(delay)
-                continue
-            with self._lock:
-                if not self._closed.is_set():
-                    self._worker = worker
+        worker = recover(engine, failed, self._closed, lambda exc, delay: self._retrying(engine, exc, delay))
+        if worker is None:
+            return
+        with self._lock:
+            if not self._closed.is_set():
+                engine.worker = worker
+                if engine.covered:
+                    self._router.policy.restored()
+                else:
                     self.state, self.reason = "ok", ""
                     self._degraded_since = None
                     self.recoveries += 1
-                    log.info("backend re-created in %.2f s", time.monotonic() - started)
-                    return
-            worker.close(drain=False)  # the service stopped while we were rebuilding
-            worker.backend.close()
-            return
+                log.info("%s engine re-opened in %.2f s", engine.role, time.monotonic() - started)
+                return
+        discard(worker)  # the service stopped while we were re-opening
+
+    def _retrying(self, engine: Engine, exc: Exception, delay: float) -> None:
+        if engine.covered:
+            return self._router.policy.retrying(exc)
+        with self._lock:
+            self.reason = f"re-creating the backend failed ({exc}); retrying in {delay:g} s"
+        log.warning("%s", self.reason)
 
     # -- state ------------------------------------------------------------------------
 
     @property
     def ready(self) -> bool:
-        return self.state == "ok" and self._worker is not None
+        return self.state == "ok" and self.backend is not None
 
     def is_healthy(self, grace_s: float) -> bool:
         """Serving, or recovering from a fault for less than ``grace_s`` (for the systemd watchdog)."""
@@ -168,18 +188,25 @@ class SCRFDModel:
         return self.ready or (self.state == "degraded" and since is not None
                               and time.monotonic() - since < grace_s)
 
-    def ensure_ready(self) -> InferenceWorker:
-        """The inference worker, or ModelNotReady saying why there is none."""
-        worker = self._worker
-        if worker is None or self.state != "ok":
+    def ensure_ready(self) -> InferenceWorker | FallbackRouter:
+        """What runs a request's inference: the inference worker (or model.fallback's router); or ModelNotReady."""
+        runner = self._router or self._primary.worker
+        if runner is None or self.state != "ok":
             # The reason (which may name files) is for operators: GET /health has it.
             raise ModelNotReady(f"the model is not ready ({self.state}); GET /health says why")
-        return worker
+        return runner
 
     @property
     def backend(self) -> Backend | None:
-        worker = self._worker
+        """The backend answering now (under model.fallback the CPU's, named FALLBACK_NAME, while the NPU is away)."""
+        primary, cpu = self._primary.worker, self._cpu.worker if self._router and self._cpu else None
+        worker = cpu if cpu is not None and (primary is None or self._router.policy.active) else primary
         return worker.backend if worker else None
+
+    @property
+    def fallback_status(self) -> dict | None:
+        """Under model.fallback: ``active`` (the CPU answers), ``reason``, ``seconds_total``, ``switches``."""
+        return self._router.policy.status() if self._router is not None else None
 
     @property
     def input_spec(self) -> InputSpec:
@@ -188,8 +215,7 @@ class SCRFDModel:
 
     @property
     def queue_depth(self) -> int:
-        worker = self._worker
-        return worker.queue_depth if worker else 0
+        return sum(e.worker.queue_depth for e in (self._primary, self._cpu) if e is not None and e.worker)
 
     def info(self) -> dict:
         backend = self.backend

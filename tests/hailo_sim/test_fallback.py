@@ -8,7 +8,7 @@ import time
 import pytest
 
 from hailo_scrfd.http.app import create_app
-from hailo_scrfd.backends.fallback import FALLBACK_NAME, FallbackBackend
+from hailo_scrfd.runtime.fallback import FALLBACK_NAME
 
 from ..ops.test_openapi import check
 from .test_hailo_backend import wait_for
@@ -33,7 +33,7 @@ def test_no_device_at_start_serves_on_the_cpu_then_returns(fallback_model, load_
     sim.device_ids = []
     model = fallback_model()
     client = create_app(model.config, model).test_client()
-    assert isinstance(model.backend, FallbackBackend) and model.state == "ok"
+    assert model.fallback_status is not None and model.state == "ok"
     code, body = health(client)
     assert code == 200 and body["status"] == "degraded" and body["model"]["backend"] == FALLBACK_NAME
     assert "no Hailo device found" in body["reason"] and body["fallback"]["active"] is True
@@ -45,7 +45,7 @@ def test_no_device_at_start_serves_on_the_cpu_then_returns(fallback_model, load_
     assert code == 200 and body["model"]["backend"].startswith("hailort:") and "fallback" not in body
     jobs = sim.jobs_completed
     assert len(model.detect_faces(load_image("t1.jpg")).faces) == 6 and sim.jobs_completed == jobs + 1
-    assert model.backend.fallback_status["seconds_total"] > 0 and model.recoveries == 0
+    assert model.fallback_status["seconds_total"] > 0 and model.recoveries == 0
 
 
 def test_device_removed_busy_and_restored_under_steady_load(fallback_model, load_image, sim):
@@ -67,14 +67,14 @@ def test_device_removed_busy_and_restored_under_steady_load(fallback_model, load
     try:
         assert wait_for(lambda: len(results) >= 3)
         sim.device_ids = []  # the PCIe link drops: jobs in flight fail, and the device is gone
-        assert wait_for(lambda: model.backend.fallback_status["active"])
+        assert wait_for(lambda: model.fallback_status["active"])
         sim.device_ids, sim.busy = ["0000:01:00.0"], True  # back, but another process holds it
         time.sleep(1.0)
-        assert model.backend.fallback_status["active"] and "busy" in model.backend.fallback_status["reason"]
+        assert model.fallback_status["active"] and "busy" in model.fallback_status["reason"]
         count = len(results)
         assert wait_for(lambda: len(results) > count + 2)  # still answering, on the CPU
         sim.busy = False
-        assert wait_for(lambda: not model.backend.fallback_status["active"])
+        assert wait_for(lambda: not model.fallback_status["active"])
         count = len(results)
         assert wait_for(lambda: len(results) > count + 2)
     finally:
@@ -86,7 +86,7 @@ def test_device_removed_busy_and_restored_under_steady_load(fallback_model, load
     assert {faces for faces, _ in results} == {2}
     engines = [name for _, name in results]
     assert FALLBACK_NAME in engines and engines[-1].startswith("hailort:") and engines[0].startswith("hailort:")
-    status = model.backend.fallback_status
+    status = model.fallback_status
     assert status["switches"] == 1 and status["seconds_total"] > 1.0 and model.state == "ok"
 
 
@@ -94,7 +94,7 @@ def test_a_short_fault_stays_on_the_npu(fallback_model, load_image, sim):
     model = fallback_model(hailo__fallback_after_s=10)
     sim.close_next_jobs = 1
     assert len(model.detect_faces(load_image("t1.jpg")).faces) == 6  # answered by the re-opened NPU
-    status = model.backend.fallback_status
+    status = model.fallback_status
     assert status == {"active": False, "reason": "", "seconds_total": 0.0, "switches": 0}
     assert model.backend.name.startswith("hailort:") and sim.vdevices_created == 2 and sim.open_vdevices == 1
 
@@ -112,6 +112,6 @@ def test_close_releases_everything(fallback_model, sim):
     sim.device_ids = []
     model = fallback_model()
     sim.device_ids = ["0000:01:00.0"]
-    assert wait_for(lambda: not model.backend.fallback_status["active"])
+    assert wait_for(lambda: not model.fallback_status["active"])
     model.close()
     assert sim.open_vdevices == 0
