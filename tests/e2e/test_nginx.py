@@ -22,7 +22,11 @@ from support.server import ServerProcess, clean_env
 
 pytestmark = pytest.mark.e2e
 
+# The same photo again and again: every request reaches an engine (no result cache), so the load is the
+# engine-bound one the failover is sized for.
 CONFIG = """
+cache:
+  enabled: false
 performance:
   inference_threads: 1
   inference_concurrency: 1

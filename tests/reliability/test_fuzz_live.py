@@ -121,10 +121,13 @@ def flood(port: int, jpeg: bytes, png: bytes, total: int, seed: int) -> tuple[in
     return sum(counts), server_errors, non_json
 
 
-def test_ten_thousand_malformed_requests(shared):
+def test_ten_thousand_malformed_requests(shared, tmp_path):
     jpeg = (shared / "images" / "s_l.jpg").read_bytes()
     png = (shared / "images" / "newton.png").read_bytes()
-    srv = ServerProcess(shared / "models" / "scrfd_500m_bnkps.onnx")
+    # The result cache off: RSS must stay flat, and the cache would keep up to cache.max_mb of the variants.
+    config = tmp_path / "no-cache.yaml"
+    config.write_text("cache:\n  enabled: false\n")
+    srv = ServerProcess(shared / "models" / "scrfd_500m_bnkps.onnx", "--config", str(config))
     try:
         srv.wait_ready()
         # Warm up with the same mix, so that allocator pools and per-shape engine buffers reach
