@@ -7,15 +7,31 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from ..options import DetectOptions, declarations
 from .common import EXIT_CONFIG, EXIT_FAILURE, CommandFailed, add_model_args, fail, load_config, loaded_model, \
     setup_logging
+
+# The request options offered as flags, their choices read from the declarations; unset, the config's value holds.
+CHOICE_HELP = {
+    "mode": "scale coverage: fast (one pass) or full (every scale, small faces too)",
+    "rotations": "sideways photos (pixels stored turned, no EXIF orientation): none (upright only), auto (the "
+                 "turned image too when upright finds no strong face) or all (every turn, always)",
+}
+
+
+def add_choice_options(p, names: tuple[str, ...]) -> None:
+    declared = declarations(DetectOptions)
+    for name in names:
+        p.add_argument(f"--{name}", choices=declared[name]["choices"],
+                       help=f"{CHOICE_HELP[name]}; default: config detection.{name}")
 
 
 def register(sub) -> None:
     p = sub.add_parser("detect", help="detect faces in image files and print the /v1/detect JSON, one line each")
     add_model_args(p)
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--threshold", type=float)
+    p.add_argument("--threshold", type=float, help="minimum face score; default: config detection.threshold")
+    add_choice_options(p, ("mode", "rotations"))
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("align", help="write the ArcFace-aligned crop of every face in an image")
@@ -24,6 +40,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--size", type=int, default=112, help="crop size: a multiple of 112 or 128 (default 112)")
     p.add_argument("--format", choices=("png", "jpeg"), default="png")
+    add_choice_options(p, ("rotations",))
     p.set_defaults(func=cmd_align)
 
 
@@ -32,6 +49,13 @@ def _pipeline(model, config):
 
     # Files are decoded in full, as they always were here: a CLI run is not latency-bound.
     return FacePipeline.from_config(model, config, reduced_decode=False)
+
+
+def _options(pipeline, args):
+    """The config's detection defaults with the flags given; None (the defaults as they are) when none was."""
+    given = {name: getattr(args, name, None) for name in ("threshold", *CHOICE_HELP)}
+    given = {name: value for name, value in given.items() if value is not None}
+    return replace(pipeline.defaults, **given) if given else None
 
 
 def _run(pipeline, path: str, options=None, align=None) -> dict:
@@ -50,7 +74,7 @@ def cmd_detect(args) -> int:
     status = 0
     with loaded_model(config) as model:
         pipeline = _pipeline(model, config)
-        options = None if args.threshold is None else replace(pipeline.defaults, threshold=args.threshold)
+        options = _options(pipeline, args)
         for path in args.images:
             try:
                 response = _run(pipeline, path, options)
@@ -72,7 +96,8 @@ def cmd_align(args) -> int:
         raise CommandFailed(str(exc), EXIT_CONFIG) from None
     config = load_config(args)
     with loaded_model(config) as model:
-        response = _run(_pipeline(model, config), args.image, align=AlignOptions(args.size, args.format))
+        pipeline = _pipeline(model, config)
+        response = _run(pipeline, args.image, _options(pipeline, args), AlignOptions(args.size, args.format))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     suffix = "png" if args.format == "png" else "jpg"

@@ -7,6 +7,7 @@ from flask import Flask
 
 from hailo_scrfd.http import ui
 from hailo_scrfd.http.app import create_app
+from hailo_scrfd.options import DetectOptions, declarations
 from hailo_scrfd.system.config import SCRFDServiceConfig
 from hailo_scrfd.vision import draw
 
@@ -78,6 +79,17 @@ def test_ui_false_turns_everything_off(model):
     public = ui.register(app, SCRFDServiceConfig())  # on by default
     assert "/" in public and "/docs" in public
     assert {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("ui.")} >= {"/", "/docs"}
+
+
+@pytest.mark.parametrize("name", ["mode", "rotations"])
+def test_the_page_offers_the_declared_choices(client, name):
+    html = client.get("/").get_data(as_text=True)
+    select = re.search(rf'<select id="{name}" name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    assert select, f"no {name} select on the page"
+    choices = declarations(DetectOptions)[name]["choices"]
+    assert re.findall(r'<option value="([^"]*)"', select.group(1)) == ["", *choices]  # "": the server's default
+    assert f'aria-describedby="{name}-help"' in select.group(0) and f'id="{name}-help"' in html
+    assert f'<label for="{name}">' in html
 
 
 def test_swagger_ui_is_version_5(client):

@@ -296,6 +296,52 @@ def test_mode_and_quality_are_offered_only_when_the_server_declares_them(tab, se
         assert_boxes_match(tab.overlay(), detect(server.url, data).json())
 
 
+def sideways_jpeg(path: Path) -> bytes:
+    """The photo with its pixels turned 90 degrees and no EXIF orientation: what a sideways scan or export is."""
+    buf = io.BytesIO()
+    Image.fromarray(np.rot90(np.asarray(Image.open(path).convert("RGB")))).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def test_rotations_finds_the_faces_of_a_sideways_photo(tab, server, shared):
+    assert "rotations" in declared_params(server.url)
+    data = sideways_jpeg(shared / "images" / "t1.jpg")
+    tab.open()
+    tab.page.uncheck("#align")
+    assert tab.page.locator("#rotations option").evaluate_all("os => os.map(o => o.value)") == [
+        "", "none", "auto", "all"]
+    assert "sideways" in tab.page.text_content("#rotations-help")
+    tab.upload("sideways.jpg", data)  # server default: upright only, the lying faces score low or are missed
+    upright_only = detect(server.url, data).json()
+    assert_boxes_match(tab.overlay(), upright_only)
+    tab.page.select_option("#rotations", "auto")
+    tab.run(lambda: tab.page.click("#run"))
+    turned = detect(server.url, data, rotations="auto").json()
+    assert turned["count"] == 6 > upright_only["count"]
+    assert_boxes_match(tab.overlay(), turned)
+    assert tab.page.text_content("#status").startswith("6 faces")
+    assert any(p["name"].startswith("rot") for p in json.loads(tab.page.text_content("#raw"))["passes"])
+    assert [b'name="rotations"\r\n\r\nauto' in body for _, body in tab.posts] == [False, True]
+    assert b'name="rotations"' not in tab.posts[0][1]  # the server default sends nothing
+    tab.screenshot("page-rotations")
+
+
+def test_rotations_is_not_offered_when_the_server_does_not_declare_it(tab, server, shared):
+    spec = requests.get(server.url + "/openapi.json", timeout=10).json()
+    for item in spec["paths"].values():
+        for op in item.values():
+            op["parameters"] = [p for p in op.get("parameters", []) if p.get("name") != "rotations"]
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                media.get("schema", {}).get("properties", {}).pop("rotations", None)
+    tab.page.route("**/openapi.json", lambda route: route.fulfill(json=spec))  # an older server's document
+    tab.open()
+    assert tab.page.is_disabled("#rotations") and "does not take" in tab.page.text_content("#rotations-help")
+    assert tab.page.is_enabled("#mode")
+    tab.page.uncheck("#align")
+    tab.upload("t1.jpg", (shared / "images" / "t1.jpg").read_bytes())
+    assert tab.posts and all(b'name="rotations"' not in body for _, body in tab.posts)
+
+
 def test_aligned_crops_faces_timings_and_raw_json(tab, server, shared):
     tab.open()
     tab.page.fill("#align-size", "224")

@@ -7,6 +7,11 @@ import { elideImages, prettyJson, renderCrops, renderFaces, renderTimings } from
 
 const KEY_STORAGE = "hailo-scrfd.api-key";
 const NUMBER_FIELDS = ["threshold", "max-faces", "min-face-size"];
+// The option selects, offered only when the server declares the option; what the help says when it does not.
+const SELECTS = {
+  mode: "This server has one mode; it does not take the mode option.",
+  rotations: "This server looks for upright faces only; it does not take the rotations option.",
+};
 
 const $ = (id) => document.getElementById(id);
 const state = { source: null, name: "", bitmap: null, result: null, supported: new Set(), busy: false, seq: 0 };
@@ -42,10 +47,10 @@ async function detectSupport() {
 }
 
 function applySupport() {
-  const mode = $("mode");
-  if (!state.supported.has("mode")) {
-    mode.disabled = true;
-    $("mode-help").textContent = "This server has one mode; it does not take the mode option.";
+  for (const [id, unsupported] of Object.entries(SELECTS)) {
+    if (state.supported.has(id)) continue;
+    $(id).disabled = true;
+    $(`${id}-help`).textContent = unsupported;
   }
   $("quality-field").hidden = !state.supported.has("quality");
 }
@@ -58,7 +63,10 @@ function buildForm(align) {
     const input = $(id);
     if (input.value.trim() !== "") form.append(input.name, input.value.trim());
   }
-  if (!$("mode").disabled && $("mode").value) form.append("mode", $("mode").value);
+  for (const id of Object.keys(SELECTS)) {
+    const select = $(id);
+    if (!select.disabled && select.value) form.append(select.name, select.value);
+  }
   if (!$("quality-field").hidden && $("quality").checked) form.append("quality", "true");
   if (align) {
     if ($("align-size").value.trim() !== "") form.append("size", $("align-size").value.trim());
