@@ -24,14 +24,20 @@ from hailo_scrfd.backends.onnx import OnnxBackend
 from hailo_scrfd.backends.onnx_quantize import calibration_images, find_quantized, quantize_model
 from hailo_scrfd.vision.decode import decode_image_reduced
 from hailo_scrfd.vision.letterbox import fit_letterbox
-from support.server import ServerProcess, clean_env, free_port
+from support.server import ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION = 61  # one photo of each of the 61 events (the first, sorted); the other 61 are held out
-SERVERS = {"ours (default: precision auto)": "", "ours, precision fp32": "model:\n  precision: fp32\n",
-           "ours, dynamic batching (onnx.batch_max 4)": "onnx:\n  batch_max: 4\n",
+# name -> (config, model dir): "fresh" is a fresh install's dir once its first start has made the INT8 version
+# from synthetic scenes (bench/fresh.py), "bench" the benchmark's own, with the INT8 version calibrated on
+# WIDER photos by hand (ensure_int8). Without a fresh install (--quick) every server runs on "bench".
+SERVERS = {"ours (default: fresh install, precision auto)": ("", "fresh"),
+           "ours, hand-calibrated INT8 (61 WIDER photos)": ("", "bench"),
+           "ours, precision fp32": ("model:\n  precision: fp32\n", "bench"),
+           "ours, dynamic batching (onnx.batch_max 4)": ("onnx:\n  batch_max: 4\n", "bench"),
            # every run on one session with all the threads, as before onnx.busy_threads
-           "ours, one session (onnx.busy_threads = cores)": f"onnx:\n  busy_threads: {len(os.sched_getaffinity(0))}\n"}
+           "ours, one session (onnx.busy_threads = cores)": (f"onnx:\n  busy_threads: {len(os.sched_getaffinity(0))}\n",
+                                                              "bench")}
 # The benchmark sends the same photos again and again: it measures the engine path, not the result cache
 # (bench/cache.py measures that).
 NO_CACHE = "cache:\n  enabled: false\n"
@@ -125,16 +131,18 @@ def rate(port: int, path: str, bodies: list[bytes], mime: str, clients: int, per
     return clients * per_client / (time.perf_counter() - start)
 
 
-def measure_servers(model_path: Path, env: dict, peer_python: Path, photos: list[bytes], rounds: int,
+def measure_servers(model_path: Path, envs: dict[str, dict], peer_python: Path, photos: list[bytes], rounds: int,
                     per_client: int, clients: int = 8) -> dict[str, list[float]]:
-    """Throughput at ``clients`` clients of each server configuration and of the peer, interleaved by round."""
+    """Throughput at ``clients`` clients of each server configuration and of the peer, interleaved by round;
+    ``envs``: the environment for each model dir :data:`SERVERS` names ("bench" when one is missing)."""
     servers, peer = {}, None
     with tempfile.TemporaryDirectory(prefix="hailo-scrfd-bench-") as tmp:
         try:
-            for name, yaml in SERVERS.items():
+            for name, (yaml, model_dir) in SERVERS.items():
                 config = Path(tmp, f"{len(servers)}.yaml")
                 config.write_text(NO_CACHE + yaml)
-                servers[name] = ServerProcess(model_path, "--config", str(config), env=clean_env(**env))
+                servers[name] = ServerProcess(model_path, "--config", str(config),
+                                              env=envs.get(model_dir, envs["bench"]))
             targets = {name: (s.port, "/v1/detect", photos, "image/jpeg") for name, s in servers.items()}
             if peer_python.exists():
                 peer = Peer(peer_python, model_path)

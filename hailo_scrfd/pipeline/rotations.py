@@ -7,7 +7,10 @@ photo with strong upright faces costs nothing more. ``all``: every turn, always,
 and lying faces mix. Each turn runs the request's ``mode`` on the turned
 pixels (:func:`.scales.detect_multiscale`: a canvas like any other, so a fixed-shape backend needs no new
 model); its faces, boxes and landmarks, are mapped back into the image (:mod:`hailo_scrfd.vision.rotation`)
-and merged with the upright ones by one NMS, before the one selection. Each turned pass is listed in
+and merged with the upright ones by one NMS, before the one selection. The orientation whose faces weigh most
+(:func:`primary`) is taken as the photo's way up and keeps all its faces; the others keep only faces scoring
+:data:`OTHER_WAY_SCORE`, since a face seen the wrong way up still scores up to 0.79 (measured on 122 WIDER
+photos), and those weak doubles cost 0.021 hard AP when kept. Each turned pass is listed in
 ``passes`` as ``rot90``, ``rot90-rescue``, ``rot180-tile``..., its crop in the image's own coordinates.
 """
 
@@ -27,6 +30,8 @@ from .detector import DecodedImage, Detector
 
 LYING_ROLL = 45.0   # auto: most upright faces' eye lines more than this off level -> try 90 and 270
 STRONG_SCORE = 0.8  # auto: no upright face scoring this -> try every turn
+COUNTED_SCORE = 0.5  # a face this strong counts toward its orientation's weight (the photo's way up)
+OTHER_WAY_SCORE = 0.6  # the least score a face found in any other orientation keeps
 
 
 def turns_for(rotations: str, upright: Detections) -> tuple[int, ...]:
@@ -72,7 +77,18 @@ def add_turns(detector: Detector, pixels: np.ndarray, faces: Detections, options
         found, info = scales.detect_multiscale(detector, turned(pixels, turn), planned, options.mode)
         parts.append(faces_back(found, turn, hw).scaled(fx, fy))
         passes += [{**p, "name": pass_name(turn, p["name"]), "crop": crop_back(p["crop"], turn, hw)} for p in info]
-    merged = Detections.merge(parts)
+    way_up = primary(parts)
+    merged = Detections.merge([f if i == way_up else f[f.scores >= OTHER_WAY_SCORE] for i, f in enumerate(parts)])
     if len(merged):
         merged = merged.with_nms(options.nms_threshold)
     return merged[np.argsort(-merged.scores, kind="stable")], passes
+
+
+def primary(orientations: list[Detections]) -> int:
+    """The index of the orientation the photo is taken to stand in: the one whose faces scoring
+    :data:`COUNTED_SCORE` or more have the largest total score (the first, upright, on a tie or with none).
+
+    On 122 WIDER val photos this picks the true way up for 121; the highest single score picks it for 120,
+    the three best scores for 106 (a wrong-way pass finds many weak faces in a crowd)."""
+    weights = [float(f.scores[f.scores >= COUNTED_SCORE].sum()) for f in orientations]
+    return int(np.argmax(weights))
