@@ -124,8 +124,9 @@ def _overhead(local: dict, http: dict) -> tuple[float, float, float]:
     return beyond, statistics.median(beyond_ms), warm
 
 
-def print_targets(local: dict, http: dict, ratios: list[float], floors: list[float],
-                  servers: dict[str, list[float]], strict: list[float], installed: dict | None) -> None:
+def _targets(local: dict, http: dict, ratios: list[float], floors: list[float],
+             servers: dict[str, list[float]], strict: list[float], installed: dict | None) -> list[tuple]:
+    """(name, value, target, op, floor) rows: the targets of the performance issues, this one's first."""
     levels, decode_floor, engine_at = http["levels"], local["decode_floor"], local["engine_at"]
     default, hand = list(ab.SERVERS)[:2]
     later = [s for s, _ in installed["later"]] if installed else []
@@ -157,6 +158,12 @@ def print_targets(local: dict, http: dict, ratios: list[float], floors: list[flo
         ("RSS of the serving process under load, MB", http["rss"], 250, "<=", None),
         ("start-up to ready (later starts of the fresh install), s", start_s, 1.0, "<=", None),
     ]
+    return targets
+
+
+def print_targets(local: dict, http: dict, ratios: list[float], floors: list[float],
+                  servers: dict[str, list[float]], strict: list[float], installed: dict | None) -> None:
+    targets = _targets(local, http, ratios, floors, servers, strict, installed)
     print(f"{'target':56s}{'value':>8s}{'target':>9s}{'floor':>8s}  result")
     for name, value, target, op, floor in targets:
         floor_cell = f"{floor:8.2f}" if floor is not None else f"{'':8s}"
