@@ -40,6 +40,7 @@ from hailo_scrfd.pipeline.detector import Detector  # noqa: E402
 from hailo_scrfd.pipeline.response import faces_to_json  # noqa: E402
 from hailo_scrfd.vision.letterbox import fit_letterbox  # noqa: E402
 from bench import ab, fresh, report  # noqa: E402
+from bench.common import rss_mb  # noqa: E402
 from bench.client import http_load, overhead_samples  # noqa: E402
 from bench.stack import stack_floor  # noqa: E402
 from bench.latency import Reference, photo_rows  # noqa: E402
@@ -50,13 +51,6 @@ from support.server import ServerProcess, clean_env  # noqa: E402
 
 PHOTOS = ["t1.jpg", "selfie.jpg", "solvay_conference_1927.png", "gauss.png", "newton.png", "s_l.jpg"]
 MIME = {".jpg": "image/jpeg", ".png": "image/png"}
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    return float("nan")
 
 
 def twelve_megapixel_jpeg(shared: Path) -> bytes:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import ab  # noqa: E402
 from bench.client import send  # noqa: E402
+from bench.common import rss_mb  # noqa: E402
 from support.data import shared_dir  # noqa: E402
 from support.server import ServerProcess, clean_env  # noqa: E402
 
@@ -78,10 +78,6 @@ def load(port: int, photos: list[bytes], clients: int = 8) -> float:
     with ThreadPoolExecutor(clients) as pool:
         done = sum(pool.map(client, shares))
     return done / (time.perf_counter() - start)
-
-
-def rss_mb(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def main() -> int:

@@ -1,9 +1,10 @@
-"""Timing helpers shared by the benchmark scripts."""
+"""Timing and memory helpers shared by the benchmark scripts."""
 
 from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 
 
 def timed(fn, n: int, warmup: int = 3) -> list[float]:
@@ -23,3 +24,11 @@ def pct(values: list[float], q: int) -> float:
     if len(values) < 2:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` in MB (NaN when /proc does not say)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")

@@ -19,6 +19,7 @@ from pathlib import Path
 import requests
 
 from bench import ab
+from bench.common import rss_mb
 from hailo_scrfd.system.models import MODEL_DIR_ENV
 from support.server import ServerProcess, clean_env
 
@@ -95,12 +96,13 @@ def first_start(model_path: Path, model_dir: Path, body: bytes, config: Path, ti
         finally:
             stop.set()
             client.join()
+        rss = rss_mb(server.proc.pid)
     finally:
         server.stop()
     swap_at = started + (swapped_s or float("inf"))
     load["before"] = [ms for t, ms in load["ms"] if t < swap_at]
     load["after"] = [ms for t, ms in load["ms"] if t >= swap_at]
-    return {"ready_s": ready_s, "at_ready": first, "swapped_s": swapped_s, "after": now, "load": load}
+    return {"ready_s": ready_s, "at_ready": first, "swapped_s": swapped_s, "after": now, "load": load, "rss": rss}
 
 
 def later_starts(model_path: Path, model_dir: Path, config: Path, n: int) -> list[tuple[float, dict | None]]:
@@ -142,7 +144,7 @@ def print_fresh(measures: dict) -> None:
         if ms:
             print(f"  one client, a request every {PAUSE_S} s, {when}: {len(ms)} answered, p50 "
                   f"{statistics.median(ms):.1f} ms, max {max(ms):.1f} ms")
-    print(f"  failed requests: {len(load['failed'])}")
+    print(f"  failed requests: {len(load['failed'])}; RSS after the swap: {first['rss']:.0f} MB")
     times = [s for s, _ in later]
     if times:
         print(f"  later starts: ready in {', '.join(f'{s:.2f}' for s in times)} s (median "

@@ -26,6 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import rss_mb  # noqa: E402
 from support.data import shared_dir  # noqa: E402
 from support.server import ServerProcess  # noqa: E402
 from support.video import MjpegServer, jpegs, scene  # noqa: E402
@@ -33,13 +34,6 @@ from support.video import MjpegServer, jpegs, scene  # noqa: E402
 CONFIG = ("streams:\n  enabled: true\n  max_fps: {fps}\n"
           "url_fetch:\n  enabled: true\n  allowed_schemes: [http]\n  allowed_hosts: [127.0.0.1]\n"
           "  allow_private_addresses: true\n")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def run(duration_s: float, source_fps: float = 60.0, max_fps: float = 20.0) -> dict:
