@@ -35,8 +35,10 @@ def print_all(model: str, quick: bool, local: dict, http: dict, photos: list[str
     print()
     print_ab(local["engine_ab"], servers, held_out)
     print()
-    strict = [http["photo_rows"][p]["strict"] for p in photos if http["photo_rows"][p]["strict"]
-              and p.lower().endswith(JPEG)]
+    # HTTP against the reference's detect() alone (no decode), with its floor: the file's fastest decode here
+    # plus our engine on it, over that detect().
+    strict = {p: (row["strict"], (row["decode"] + row["engine"]) / row["detect"])
+              for p, row in http["photo_rows"].items() if row["strict"] and p.lower().endswith(JPEG)}
     print_targets(local, http, ratios, floors, servers, strict, installed)
 
 
@@ -125,7 +127,7 @@ def _overhead(local: dict, http: dict) -> tuple[float, float, float]:
 
 
 def _targets(local: dict, http: dict, ratios: list[float], floors: list[float],
-             servers: dict[str, list[float]], strict: list[float], installed: dict | None) -> list[tuple]:
+             servers: dict[str, list[float]], strict: dict[str, tuple], installed: dict | None) -> list[tuple]:
     """(name, value, target, op, floor) rows: the targets of the performance issues, this one's first."""
     levels, decode_floor, engine_at = http["levels"], local["decode_floor"], local["engine_at"]
     default, hand = list(ab.SERVERS)[:2]
@@ -143,8 +145,10 @@ def _targets(local: dict, http: dict, ratios: list[float], floors: list[float],
         ("throughput at 8 clients / naive peer", ab.median_ratio(servers, default, ab.PEER), 3.0, ">=", None),
         ("fresh install / hand-calibrated INT8, 8 clients", ab.median_ratio(servers, default, hand) if installed
          else None, 0.95, ">=", None),
-        ("HTTP p50 / reference in-process detect(), worst JPEG", max(strict) if strict else None, 0.5, "<=",
-         None),
+        ("HTTP p50 / reference in-process detect(), t1.jpg", *strict.get("t1.jpg", (None, None))[:1], 0.5, "<=",
+         strict.get("t1.jpg", (None, None))[1]),
+        ("the same, worst JPEG", max((v for v, _ in strict.values()), default=None), 0.5, "<=",
+         max((f for _, f in strict.values()), default=None)),
         ("HTTP latency / reference file-to-faces, worst JPEG", max(ratios) if ratios else None, 0.7, "<=",
          max(floors) if floors else None),
         ("(HTTP - engine - floor) / engine, t1.jpg", beyond, 0.05, "<=",
@@ -162,7 +166,7 @@ def _targets(local: dict, http: dict, ratios: list[float], floors: list[float],
 
 
 def print_targets(local: dict, http: dict, ratios: list[float], floors: list[float],
-                  servers: dict[str, list[float]], strict: list[float], installed: dict | None) -> None:
+                  servers: dict[str, list[float]], strict: dict[str, tuple], installed: dict | None) -> None:
     targets = _targets(local, http, ratios, floors, servers, strict, installed)
     print(f"{'target':56s}{'value':>8s}{'target':>9s}{'floor':>8s}  result")
     for name, value, target, op, floor in targets:
