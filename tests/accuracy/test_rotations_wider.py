@@ -14,6 +14,8 @@ from hailo_scrfd.pipeline.detector import DecodedImage
 from hailo_scrfd.vision.decode import decode_image
 from hailo_scrfd.vision.rotation import box_back, turned
 
+from .wider import wider_subset
+
 pytestmark = pytest.mark.accuracy
 
 wf = pytest.importorskip("hailo_scrfd.evaluation.widerface")
@@ -25,14 +27,8 @@ AP_THRESHOLD = 0.02  # as `hailo-scrfd eval`
 
 @pytest.fixture(scope="module")
 def wider(shared):
-    root = shared / "widerface"
-    images = root / "WIDER_val" / "images"
-    if not (root / "ground_truth").is_dir():
-        pytest.skip("../shared/widerface is absent")
-    gt = wf.load_ground_truth(root / "ground_truth", images)
-    keys = sorted(gt.keys)[::EVERY]
-    photos = {k: decode_image((images / f"{k}.jpg").read_bytes(), max_pixels=100_000_000) for k in keys}
-    return photos, wf.GroundTruth({k: gt.boxes[k] for k in keys}, gt.keep)
+    gt, images = wider_subset(shared, EVERY)
+    return {k: decode_image((images / f"{k}.jpg").read_bytes(), max_pixels=100_000_000) for k in gt.keys}, gt
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from hailo_scrfd.pipeline.select import select
 from hailo_scrfd.vision.scales import MIN_FACE_INPUT_PX, plan_passes
 
 from .closeups import found, make_closeups
+from .wider import wider_subset
 
 pytestmark = pytest.mark.accuracy
 
@@ -52,16 +53,6 @@ def test_rescue_costs_nothing_when_a_face_is_found(model, load_image):
     assert [i["name"] for i in info] == ["base", "rescue"]
 
 
-def _wider(shared, every: int):
-    root = shared / "widerface"
-    images = root / "WIDER_val" / "images"
-    if not (root / "ground_truth").is_dir():
-        pytest.skip("../shared/widerface is absent")
-    gt = wf.load_ground_truth(root / "ground_truth", images)
-    keys = sorted(gt.keys)[::every]
-    return wf.GroundTruth({k: gt.boxes[k] for k in keys}, gt.keep), images
-
-
 def _predict(model, gt, images, mode):
     options = replace(DetectOptions.from_config(model.config.detection), threshold=0.02)
     preds, pixels, runs = {}, 0, []
@@ -75,7 +66,7 @@ def _predict(model, gt, images, mode):
 
 
 def test_full_gains_hard_ap_on_wider_within_the_cost_budget(model, shared):
-    gt, images = _wider(shared, every=4)
+    gt, images = wider_subset(shared, every=4)
     fast, fast_px, _ = _predict(model, gt, images, "fast")
     full, full_px, runs = _predict(model, gt, images, "full")
     assert set(runs) == {3}
@@ -88,7 +79,7 @@ def test_full_gains_hard_ap_on_wider_within_the_cost_budget(model, shared):
 def test_full_on_a_fixed_input_tiles_within_eight_runs(model_factory, shared):
     fixed = model_factory(onnx__input_mode="fixed")
     assert not fixed.backend.input_spec.dynamic
-    gt, images = _wider(shared, every=12)
+    gt, images = wider_subset(shared, every=12)
     ref, _, _ = _predict(fixed, gt, images, "fast")
     full, _, runs = _predict(fixed, gt, images, "full")
     assert max(runs) <= 8 and min(runs) >= 5
