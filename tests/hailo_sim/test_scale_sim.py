@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ..accuracy.test_scale_coverage import _predict, _wider
+from ..accuracy.test_scale_coverage import _predict
+from ..accuracy.wider import wider_subset
 
 
 @pytest.mark.parametrize("chip", ["hailo10h"], indirect=True)  # the tiling is the same on both chips
 def test_full_with_tiles_on_the_hailo_sim_matches_onnx_full(hailo_model, model, shared):
     """Issue 11: on the simulated HEF, full mode (640x640 tiles) reaches a hard AP within 0.02 of ONNX full
     (one larger input) on the same WIDER FACE photos, in at most 8 engine runs a photo."""
-    gt, images = _wider(shared, every=6)
+    gt, images = wider_subset(shared, every=6)
     hailo = hailo_model("2.5g", performance__inference_timeout_s=60)
     assert not hailo.input_spec.dynamic and hailo.input_spec.hw == (640, 640)
     on_npu, _, runs = _predict(hailo, gt, images, "full")
