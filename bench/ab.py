@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CALIBRATION = 61  # one photo of each of the 61 events (the first, sorted); the other 61 are held out
 # name -> (config, model dir): "fresh" is a fresh install's dir once its first start has made the INT8 version
 # from synthetic scenes (bench/fresh.py), "bench" the benchmark's own, with the INT8 version calibrated on
-# WIDER photos by hand (ensure_int8). Without a fresh install (--quick) every server runs on "bench".
+# WIDER photos by hand (ensure_int8). Without a fresh install (--quick) the first row is left out.
 SERVERS = {"ours (default: fresh install, precision auto)": ("", "fresh"),
            "ours, hand-calibrated INT8 (61 WIDER photos)": ("", "bench"),
            "ours, precision fp32": ("model:\n  precision: fp32\n", "bench"),
@@ -134,15 +134,17 @@ def rate(port: int, path: str, bodies: list[bytes], mime: str, clients: int, per
 def measure_servers(model_path: Path, envs: dict[str, dict], peer_python: Path, photos: list[bytes], rounds: int,
                     per_client: int, clients: int = 8) -> dict[str, list[float]]:
     """Throughput at ``clients`` clients of each server configuration and of the peer, interleaved by round;
-    ``envs``: the environment for each model dir :data:`SERVERS` names ("bench" when one is missing)."""
+    ``envs``: the environment for each model dir :data:`SERVERS` names; a server whose dir is missing is left
+    out."""
     servers, peer = {}, None
     with tempfile.TemporaryDirectory(prefix="hailo-scrfd-bench-") as tmp:
         try:
             for name, (yaml, model_dir) in SERVERS.items():
+                if model_dir not in envs:  # no fresh install (--quick): its row would repeat the next one
+                    continue
                 config = Path(tmp, f"{len(servers)}.yaml")
                 config.write_text(NO_CACHE + yaml)
-                servers[name] = ServerProcess(model_path, "--config", str(config),
-                                              env=envs.get(model_dir, envs["bench"]))
+                servers[name] = ServerProcess(model_path, "--config", str(config), env=envs[model_dir])
             targets = {name: (s.port, "/v1/detect", photos, "image/jpeg") for name, s in servers.items()}
             if peer_python.exists():
                 peer = Peer(peer_python, model_path)
@@ -170,3 +172,8 @@ def ratios(result: dict[str, list[float]], a: str, b: str) -> list[float]:
 
 def median_ratio(result: dict[str, list[float]], a: str, b: str) -> float | None:
     return statistics.median(ratios(result, a, b)) if a in result and b in result else None
+
+
+def default_server(servers: dict[str, list[float]]) -> str:
+    """The first of :data:`SERVERS` that ran: the fresh install, or without one the hand-calibrated INT8."""
+    return next(name for name in SERVERS if name in servers)

@@ -44,8 +44,9 @@ class DetectOptions:
                              "only), auto (when upright finds no face, or only weak ones (score < 0.8), the image "
                              "turned by 90, 180 and 270 degrees too, passes rot90, rot180, rot270; 90 and 270 when "
                              "most faces found lie) or all (every turn, merged: upright and lying faces mixed; about "
-                             "4x the engine runs). The way up whose faces weigh most keeps all its faces; the other "
-                             "turns add only faces scoring 0.6 or more. Faces come back in the image's own "
+                             "4-8x the engine runs, as each turn may add its rescue pass). The way up whose faces "
+                             "weigh most keeps all its faces; the other orientations (upright included) add only "
+                             "faces scoring 0.6 or more. Faces come back in the image's own "
                              "coordinates.", choices=ROTATIONS)
 
     @classmethod

@@ -106,8 +106,8 @@ def release_freed_memory() -> None:
     """Hand the heap the closed FP32 session freed back to the system (glibc's ``malloc_trim``): without it
     the process keeps that memory, and its RSS stays at both models' size until it restarts."""
     try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        ctypes.CDLL(None).malloc_trim(ctypes.c_size_t(0))
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS, Windows): nothing to do
         pass
 
 

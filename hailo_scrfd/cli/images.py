@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 from dataclasses import replace
@@ -26,11 +27,29 @@ def add_choice_options(p, names: tuple[str, ...]) -> None:
                        help=f"{CHOICE_HELP[name]}; default: config detection.{name}")
 
 
+def _declared(name: str):
+    """An argparse type: a number checked against the declaration of DetectOptions' ``name`` (its range), so that
+    a bad flag is argparse's usage error (exit 2), as a bad request parameter is a 400."""
+    info = declarations(DetectOptions)[name]
+
+    def parse(text: str):
+        from ..declared import check
+
+        try:
+            return check(info, float(text))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    parse.__name__ = name  # argparse names the type in its message
+    return parse
+
+
 def register(sub) -> None:
     p = sub.add_parser("detect", help="detect faces in image files and print the /v1/detect JSON, one line each")
     add_model_args(p)
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--threshold", type=float, help="minimum face score; default: config detection.threshold")
+    p.add_argument("--threshold", type=_declared("threshold"),
+                   help="minimum face score, 0-1; default: config detection.threshold")
     add_choice_options(p, ("mode", "rotations"))
     p.set_defaults(func=cmd_detect)
 

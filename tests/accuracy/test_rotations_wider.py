@@ -59,7 +59,9 @@ def test_auto_finds_the_faces_of_turned_photos(pipeline, wider, upright, turn):
     photos, _ = wider
     options = replace(pipeline.defaults, rotations="auto")
     turned_faces = sum(len(predict(pipeline, p, options, turn)) for p in photos.values())
-    assert turned_faces >= 0.95 * found(upright, pipeline.defaults.threshold), turned_faces
+    upright_faces = found(upright, pipeline.defaults.threshold)
+    # at least 95 % of the upright photos' faces, and no more than a few extra (measured: 100.6 % on all 122)
+    assert 0.95 * upright_faces <= turned_faces <= 1.05 * upright_faces, (turned_faces, upright_faces)
 
 
 def test_all_on_turned_photos_keeps_the_upright_ap(pipeline, wider, upright):

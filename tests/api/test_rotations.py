@@ -130,9 +130,18 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 @pytest.mark.parametrize("turn", [0, 90, 180, 270])
-def test_all_keeps_each_face_once_whichever_way_the_photo_stands(client, t1_pixels, upright, turn):
-    """A face seen the wrong way up still scores up to about 0.6 on t1 (0.79 on WIDER): ``all`` keeps the way up
-    whose faces weigh most, and adds from the other turns only faces scoring 0.6 or more."""
-    body = post(client, "/v1/detect", png(turned(t1_pixels, turn)), rotations="all")
-    assert body["count"] == upright["count"] == 6
-    assert min(f["score"] for f in body["faces"]) >= min(f["score"] for f in upright["faces"]) - 0.05
+def test_all_keeps_each_face_once_whichever_way_the_photo_stands(client, t1_pixels, turn):
+    """At a low threshold the wrong-way passes find a dozen weak faces in t1 (scores up to 0.73) whose boxes
+    overlap no upright face enough for NMS: ``all`` keeps the way up whose faces weigh most, and adds from the
+    other ways only faces scoring 0.6 or more, so every way the photo is stored gives the same faces."""
+    answers = {}
+    for way in (0, turn):
+        body = post(client, "/v1/detect", png(turned(t1_pixels, way)), rotations="all", threshold="0.1")
+        corners = [points_back(corners_and_landmarks(f)[:2], way, t1_pixels.shape[:2])
+                   for f in body["faces"]]  # back in t1's own frame
+        answers[way] = sorted((round(float(c[:, 0].min())), round(float(c[:, 1].min())), f["score"])
+                              for c, f in zip(corners, body["faces"], strict=True))
+    assert len(answers[0]) == 7  # t1's 6 faces and one weak find of its own way up
+    assert len(answers[turn]) == len(answers[0])
+    for a, b in zip(answers[0], answers[turn], strict=True):
+        assert abs(a[0] - b[0]) <= BOX_PX and abs(a[1] - b[1]) <= BOX_PX and abs(a[2] - b[2]) < 0.02

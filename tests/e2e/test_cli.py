@@ -99,6 +99,12 @@ def test_a_bad_choice_is_argparses_error(args):
     assert proc.returncode == 2 and "invalid choice" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "high"])
+def test_a_threshold_outside_0_1_is_argparses_error(value):
+    proc = run("detect", "x.jpg", "--threshold", value)
+    assert proc.returncode == 2 and "--threshold" in proc.stderr and "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize("args,message", [
     ((), "no model given"),
     (("--model", "/nonexistent/m.onnx"), "model file not found: /nonexistent/m.onnx"),
