@@ -103,7 +103,8 @@ class FacePipeline:
         found = self.detector.detect(DecodedImage(pixels), options.threshold, options.nms_threshold)
         faces, turns = found.faces, rotations.turns_for(options.rotations, found.faces)
         if turns:
-            faces, _ = rotations.add_turns(self.detector, pixels, faces, options, found.image_size, turns)
+            faces, _ = rotations.add_turns(self.detector, pixels, faces, options, found.image_size, turns,
+                                           single=True)
         return select(faces, found.image_size, options).faces
 
     def run(self, data: bytes, options: DetectOptions | None = None, align: AlignOptions | None = None,

@@ -66,15 +66,18 @@ def detect(detector: Detector, image: DecodedImage, options: DetectOptions, *, l
 
 
 def add_turns(detector: Detector, pixels: np.ndarray, faces: Detections, options: DetectOptions,
-              size: tuple[int, int], turns: tuple[int, ...]) -> tuple[Detections, list[dict]]:
+              size: tuple[int, int], turns: tuple[int, ...], *, single: bool = False) -> tuple[Detections, list[dict]]:
     """``faces`` (upright, in ``size`` coordinates) merged with those of each turn of ``pixels`` (the decoded
-    image, ``size`` being its original (width, height)), and the turned passes that ran."""
+    image, ``size`` being its original (width, height)), and the turned passes that ran. Each turn runs the
+    request's ``mode``; ``single``: one pass each, no rescue, as a video frame's upright pass (every way up
+    then has the same chance in :func:`primary`)."""
     hw = pixels.shape[:2]
     fx, fy = size[0] / hw[1], size[1] / hw[0]  # original pixels per decoded pixel
     planned = dataclasses.replace(options, min_face_size=options.min_face_size / fx)
     parts, passes = [faces], []
     for turn in turns:
-        found, info = scales.detect_multiscale(detector, turned(pixels, turn), planned, options.mode)
+        found, info = scales.detect_multiscale(detector, turned(pixels, turn), planned,
+                                               "fast" if single else options.mode, rescue=not single)
         parts.append(faces_back(found, turn, hw).scaled(fx, fy))
         passes += [{**p, "name": pass_name(turn, p["name"]), "crop": crop_back(p["crop"], turn, hw)} for p in info]
     way_up = primary(parts)

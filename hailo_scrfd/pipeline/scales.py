@@ -42,10 +42,11 @@ def run_passes(detector: Detector, image: np.ndarray, passes: Sequence[Pass], th
 
 
 def detect_multiscale(detector: Detector, image: np.ndarray, options: DetectOptions | None = None,
-                      mode: str | None = None) -> tuple[Detections, list[dict]]:
+                      mode: str | None = None, *, rescue: bool = True) -> tuple[Detections, list[dict]]:
     """Faces in an RGB uint8 image (its own pixels), by score, and one dict per pass that ran.
 
-    ``fast``: one pass (sized down by ``min_face_size``), plus the rescue pass when it finds no face.
+    ``fast``: one pass (sized down by ``min_face_size``), plus the rescue pass when it finds no face (unless
+    ``rescue`` is False: a video frame's single pass).
     ``full``: every pass of :func:`plan_passes`, merged scale-aware. ``options``: the score floor, the NMS IoU
     and the ``min_face_size`` the passes are planned for (its faces are not filtered here).
     """
@@ -57,10 +58,10 @@ def detect_multiscale(detector: Detector, image: np.ndarray, options: DetectOpti
     results, info = run_passes(detector, image, passes, opts.threshold, opts.nms_threshold)
     if mode == "fast":
         faces = results[0][1]
-        if len(faces) == 0:
-            rescue, rescue_info = run_passes(detector, image, [rescue_pass(hw, spec.hw, spec.dynamic)],
-                                             opts.threshold, opts.nms_threshold)
-            faces = rescue[0][1]
+        if len(faces) == 0 and rescue:
+            rescued, rescue_info = run_passes(detector, image, [rescue_pass(hw, spec.hw, spec.dynamic)],
+                                              opts.threshold, opts.nms_threshold)
+            faces = rescued[0][1]
             info += rescue_info
     else:
         faces = merge_passes(results, opts.nms_threshold)

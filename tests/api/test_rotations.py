@@ -5,6 +5,7 @@ pasted lying into an upright photo."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 
 import numpy as np
@@ -145,3 +146,18 @@ def test_all_keeps_each_face_once_whichever_way_the_photo_stands(client, t1_pixe
     assert len(answers[turn]) == len(answers[0])
     for a, b in zip(answers[0], answers[turn], strict=True):
         assert abs(a[0] - b[0]) <= BOX_PX and abs(a[1] - b[1]) <= BOX_PX and abs(a[2] - b[2]) < 0.02
+
+
+def test_a_frame_asking_for_turns_runs_one_pass_each_way(app_factory, t1_pixels, monkeypatch):
+    """A video frame's upright pass is one run with no rescue; its turns are too, so no way up gets a second
+    look that the others did not."""
+    pipeline = app_factory().application.extensions["hailo_scrfd"].pipeline
+    detector, runs = pipeline.detector, []
+    canvas_run = detector.detect_canvas
+    monkeypatch.setattr(detector, "detect_canvas", lambda *a, **k: runs.append(1) or canvas_run(*a, **k))
+    every = dataclasses.replace(pipeline.defaults, rotations="all", mode="full")
+    assert len(pipeline.detect_frame(turned(t1_pixels, 90), every)) == 6
+    assert len(runs) == 3  # the three turns; the upright pass is the detector's own single run
+    runs.clear()
+    assert len(pipeline.detect_frame(np.full((480, 640, 3), 128, np.uint8), every)) == 0
+    assert len(runs) == 3  # nothing found anywhere: still no rescue pass
