@@ -8,7 +8,8 @@ says which one answers now:
 * the NPU, while it is open;
 * when a call on the NPU fails, the model marks it lost (:meth:`FallbackPolicy.lost`) and its one
   recovery loop keeps re-opening it; calls (the failed one included) wait up to
-  ``hailo.fallback_after_s`` for it to come back, then run on the CPU;
+  ``hailo.fallback_after_s`` for it to come back, then run on the CPU. They wait in line as they would for an
+  engine: ``performance.max_queue_size`` of them at most, the next ones get 503 ``queue_full`` at once;
 * when the NPU cannot be opened at start, the CPU answers from the first call;
 * once the NPU opens again (its warm-up inference passed), new calls go back to it.
 
@@ -28,7 +29,7 @@ import time
 import numpy as np
 
 from ..backends import Backend, InputSpec, create_fallback_backend
-from ..errors import InferenceFailed, InferenceTimeout, ModelLoadError, ModelNotReady
+from ..errors import InferenceFailed, InferenceTimeout, ModelLoadError, ModelNotReady, QueueFull
 from ..system.sections import HailoSection
 from .recovery import Engine, discard
 from .worker import RECREATING, InferenceWorker
@@ -41,8 +42,10 @@ FALLBACK_NAME = "onnxruntime (fallback)"  # the backend's name while the CPU ans
 class FallbackPolicy:
     """When the CPU answers instead of the NPU, and for how long it has; thread-safe."""
 
-    def __init__(self, fallback_after_s: float, input_spec: InputSpec):
+    def __init__(self, fallback_after_s: float, input_spec: InputSpec, max_waiting: int):
         self.fallback_after_s = fallback_after_s
+        self.max_waiting = max_waiting            # calls that may wait for a lost NPU (performance.max_queue_size)
+        self.waiting = 0
         self.input_spec = input_spec              # the CPU model's fixed input, which the HEF must share
         self._cond = threading.Condition()
         self._closed = False
@@ -80,17 +83,28 @@ class FallbackPolicy:
         return npu
 
     def use_npu(self, deadline: float) -> bool | None:
-        """True: the NPU answers; False: the CPU does; None: neither before ``deadline`` (monotonic)."""
+        """True: the NPU answers; False: the CPU does; None: neither before ``deadline`` (monotonic).
+        QueueFull when :attr:`max_waiting` calls already wait for the lost NPU."""
         with self._cond:
-            while not self._closed:
-                now = time.monotonic()
-                self._update(now)
-                if self._npu_up or self._cpu_since is not None:
-                    return self._npu_up
-                if now >= deadline:
-                    return None
-                self._cond.wait(max(0.001, min(self._lost_since + self.fallback_after_s, deadline) - now))
-            raise ModelNotReady("the service is stopping")
+            counted = False
+            try:
+                while not self._closed:
+                    now = time.monotonic()
+                    self._update(now)
+                    if self._npu_up or self._cpu_since is not None:
+                        return self._npu_up
+                    if now >= deadline:
+                        return None
+                    if not counted:
+                        if self.waiting >= self.max_waiting:
+                            raise QueueFull(f"the inference queue is full ({self.max_waiting} waiting for the "
+                                            "Hailo device to come back); retry shortly")
+                        self.waiting, counted = self.waiting + 1, True
+                    self._cond.wait(max(0.001, min(self._lost_since + self.fallback_after_s, deadline) - now))
+                raise ModelNotReady("the service is stopping")
+            finally:
+                if counted:
+                    self.waiting -= 1
 
     # -- what the model tells it ---------------------------------------------------------
 
@@ -182,11 +196,11 @@ def open_cpu_fallback(config) -> Backend:
     return cpu
 
 
-def start_fallback(npu: Engine, cpu: Engine, section: HailoSection) -> FallbackRouter:
+def start_fallback(npu: Engine, cpu: Engine, section: HailoSection, max_queue_size: int) -> FallbackRouter:
     """Open the CPU engine (ModelLoadError when it cannot), then the NPU; when the NPU cannot be opened the
     CPU answers from the first call and the caller starts the NPU's recovery (``npu.worker`` is None)."""
     cpu.worker = cpu.open()
-    policy = FallbackPolicy(section.fallback_after_s, cpu.worker.backend.input_spec)
+    policy = FallbackPolicy(section.fallback_after_s, cpu.worker.backend.input_spec, max_queue_size)
     open_npu = npu.open
     npu.open = lambda: policy.checked(open_npu())
     npu.steady_s, npu.covered = section.probe_interval_s, True

@@ -89,7 +89,8 @@ class SCRFDModel:
                 self.name = Path(self.path).stem if self.path else ""
                 if self.config.model.fallback and choose_backend(self.config.model.backend, self.path) == "hailo":
                     self._cpu = Engine("cpu", lambda: self._new_worker(open_cpu_fallback(self.config)))
-                    self._router = start_fallback(self._primary, self._cpu, self.config.hailo)
+                    self._router = start_fallback(self._primary, self._cpu, self.config.hailo,
+                                                  self.config.performance.max_queue_size)
                     if self._primary.worker is None:  # no NPU at start: the CPU answers, the NPU is re-tried
                         self._start_recovery(self._primary, None)
                 else:
@@ -215,7 +216,9 @@ class SCRFDModel:
 
     @property
     def queue_depth(self) -> int:
-        return sum(e.worker.queue_depth for e in (self._primary, self._cpu) if e is not None and e.worker)
+        """Calls waiting: in each engine's line, and under model.fallback for a lost NPU to come back."""
+        waiting = self._router.policy.waiting if self._router else 0
+        return waiting + sum(e.worker.queue_depth for e in (self._primary, self._cpu) if e is not None and e.worker)
 
     def info(self) -> dict:
         backend = self.backend

@@ -56,7 +56,8 @@ class HailoSection:
                               "dequantized here, only the rows that pass the threshold) or float32 (every value "
                               "dequantized by HailoRT).", choices=("quantized", "float32"))
     fallback_after_s: float = _key(3.0, "With model.fallback: how long requests wait for a lost Hailo device to "
-                                   "come back before the CPU answers them; keep it below "
+                                   "come back before the CPU answers them (performance.max_queue_size of them at "
+                                   "most; the next get 503 queue_full); keep it below "
                                    "performance.inference_timeout_s.", min=0, max=60)
     probe_interval_s: float = _key(5.0, "With model.fallback: how often a lost Hailo device is tried again, "
                                    "after quicker first retries.", min=0.1, max=600)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from hailo_scrfd.errors import QueueFull
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.runtime.fallback import FALLBACK_NAME
 
@@ -116,3 +117,26 @@ def test_close_releases_everything(fallback_model, sim):
     assert wait_for(lambda: not model.fallback_status["active"])
     model.close()
     assert sim.open_vdevices == 0
+
+
+def test_calls_waiting_for_the_lost_npu_count_against_the_queue(fallback_model, load_image, sim):
+    model = fallback_model(hailo__fallback_after_s=30, performance__max_queue_size=1)
+    image, results = load_image("t1.jpg"), []
+
+    def call():
+        try:
+            results.append(len(model.detect_faces(image).faces))
+        except Exception as exc:
+            results.append(exc)
+
+    sim.device_ids = []  # the link drops: the call fails on the NPU, then waits for it (30 s before the CPU)
+    waiter = threading.Thread(target=call)
+    waiter.start()
+    assert wait_for(lambda: model.queue_depth == 1)
+    start = time.monotonic()
+    with pytest.raises(QueueFull):  # a second caller is told at once, as a full engine queue would
+        model.detect_faces(image)
+    assert time.monotonic() - start < 5.0
+    sim.device_ids = ["0000:01:00.0"]
+    waiter.join(30)
+    assert results == [6] and model.queue_depth == 0 and not model.fallback_status["active"]

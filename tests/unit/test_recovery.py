@@ -8,7 +8,7 @@ import time
 import pytest
 
 from hailo_scrfd.backends import InputSpec
-from hailo_scrfd.errors import ModelNotReady
+from hailo_scrfd.errors import ModelNotReady, QueueFull
 from hailo_scrfd.runtime.fallback import FallbackPolicy
 from hailo_scrfd.runtime.recovery import Engine, reopen, retry_delay
 
@@ -38,7 +38,7 @@ def test_reopen_retries_until_it_opens_and_stops_when_closed():
 
 
 def test_policy_waits_for_the_npu_then_switches_and_counts():
-    policy = FallbackPolicy(0.2, InputSpec(640, 640))
+    policy = FallbackPolicy(0.2, InputSpec(640, 640), 32)
     policy.restored()  # opened at start
     assert policy.use_npu(time.monotonic() + 1) is True
     policy.lost("gone")
@@ -56,11 +56,34 @@ def test_policy_waits_for_the_npu_then_switches_and_counts():
 
 
 def test_policy_at_start_serves_on_the_cpu_at_once_and_close_wakes_waiters():
-    policy = FallbackPolicy(30.0, InputSpec(640, 640))
+    policy = FallbackPolicy(30.0, InputSpec(640, 640), 32)
     policy.lost("no Hailo device found", at_start=True)
     assert policy.use_npu(time.monotonic() + 1) is False and policy.status()["switches"] == 1
-    policy = FallbackPolicy(30.0, InputSpec(640, 640))
+    policy = FallbackPolicy(30.0, InputSpec(640, 640), 32)
     policy.lost("gone")
     threading.Timer(0.05, policy.close).start()
     with pytest.raises(ModelNotReady):
         policy.use_npu(time.monotonic() + 10)
+
+
+def test_calls_waiting_for_a_lost_npu_are_held_to_the_queue_size():
+    policy = FallbackPolicy(30.0, InputSpec(640, 640), 2)
+    policy.restored()
+    policy.lost("gone")
+    answers: list = []
+    waiters = [threading.Thread(target=lambda: answers.append(policy.use_npu(time.monotonic() + 10)))
+               for _ in range(2)]
+    for t in waiters:
+        t.start()
+    deadline = time.monotonic() + 5
+    while policy.waiting < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert policy.waiting == 2
+    start = time.monotonic()
+    with pytest.raises(QueueFull, match="2 waiting for the Hailo device"):
+        policy.use_npu(time.monotonic() + 10)
+    assert time.monotonic() - start < 1.0  # at once, not after fallback_after_s
+    policy.restored()
+    for t in waiters:
+        t.join(5)
+    assert answers == [True, True] and policy.waiting == 0
