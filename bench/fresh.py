@@ -84,7 +84,8 @@ def _steady_client(port: int, body: bytes, stop: threading.Event, out: dict) -> 
 
 
 def first_start(model_path: Path, model_dir: Path, body: bytes, config: Path, timeout_s: float) -> dict:
-    """Time to ready, then time until /health says INT8 (synthetic), under one steady client."""
+    """Time to ready, then time until ``model.precision: auto`` settles (INT8 swapped in, or FP32 kept with its
+    reason), under one steady client."""
     started = time.perf_counter()
     server = ServerProcess(model_path, "--config", str(config), env=fresh_env(model_dir))
     try:

@@ -42,8 +42,8 @@ from ..errors import ModelLoadError
 from ..system.sections import HailoSection
 from ..vision.scrfd import StrideOutput
 from .base import BOX_C, KPS_C, SCORE_C, Backend, InputSpec, canonical_outputs, check_model_file
-from .hailo_compat import READY_SLICE_MS, check_numpy, refuse_hardware_order
-from .hailo_errors import DEVICE_NODES, check_device_nodes, explain, import_hailo_platform  # noqa: F401
+from .hailo_compat import READY_SLICE_MS, RPC_TIMEOUT_S, check_numpy, refuse_hardware_order
+from .hailo_errors import DEVICE_NODES, check_device_nodes, chip_key, explain, import_hailo_platform  # noqa: F401
 from .hailo_teardown import close_within
 from .hailo_info import OutputInfo, read_outputs, refuse_nms
 
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 HEF_CHANNELS = {2 * SCORE_C: SCORE_C, 2 * BOX_C: BOX_C, 2 * KPS_C: KPS_C}
 WARM_UP_TIMEOUT_MS = 10_000  # the first inference allocates on the device: give it more than a request gets
 CLOSE_GRACE_S = 2.0  # after shutdown(), how long close() waits for calls inside HailoRT to return
-CLOSE_BUDGET_S = 12.0  # the whole teardown: one RPC timeout (10 s) and the grace; a hung 10H takes ~40 s unbounded
+CLOSE_BUDGET_S = RPC_TIMEOUT_S + CLOSE_GRACE_S  # the whole teardown; a hung 10H takes ~40 s unbounded
 
 
 @dataclass
@@ -267,9 +267,9 @@ def device_chip(hp) -> str:
     try:
         device = hp.Device()
         try:
-            arch = str(getattr(device.control.identify().device_architecture, "name", "")).lower()
+            arch = str(getattr(device.control.identify().device_architecture, "name", ""))
         finally:
             device.release()
     except Exception:
         return ""
-    return "hailo10h" if "10" in arch else "hailo8" if arch.startswith("hailo8") else ""
+    return chip_key(arch)

@@ -30,6 +30,12 @@ BUSY_BY_CHIP = {
 }
 
 
+def chip_key(arch: str) -> str:
+    """The :data:`BUSY_BY_CHIP` key of a device architecture name (``hailo10h``, ``hailo8l``...), or ""."""
+    arch = arch.lower()
+    return "hailo10h" if "10" in arch else "hailo8" if arch.startswith("hailo8") else ""
+
+
 def import_hailo_platform():
     """The HailoRT Python binding, or a one-line ModelLoadError saying how to get it."""
     try:

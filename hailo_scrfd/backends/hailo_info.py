@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..errors import ModelLoadError
 from ..vision.scrfd import Quant
 from .hailo_compat import numpy_verdict
-from .hailo_errors import explain, import_hailo_platform
+from .hailo_errors import chip_key, explain, import_hailo_platform
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,7 @@ def _device_lines(hp, path: str, group_id: str) -> tuple[list[str], dict[str, in
             finally:
                 configured.shutdown()
     except Exception as exc:
-        key = "hailo10h" if "10" in chip else "hailo8" if chip.startswith("hailo8") else ""
-        lines.append(f"async queue size: unknown ({explain(exc, path, key)})")
+        lines.append(f"async queue size: unknown ({explain(exc, path, chip_key(chip))})")
     finally:
         if vdevice is not None:
             vdevice.release()

@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from ..declared import check
 from ..options import DetectOptions, declarations
 from .common import EXIT_CONFIG, EXIT_FAILURE, CommandFailed, add_model_args, fail, load_config, loaded_model, \
     setup_logging
@@ -33,14 +34,11 @@ def _declared(name: str):
     info = declarations(DetectOptions)[name]
 
     def parse(text: str):
-        from ..declared import check
-
         try:
             return check(info, float(text))
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
-    parse.__name__ = name  # argparse names the type in its message
     return parse
 
 

@@ -88,7 +88,7 @@ def _run_batch(batch: Batch, options: RequestOptions, align: bool) -> dict:
     images = tuple(map(_read_once, batch.images))  # a multipart file can be read once: its header is read here
     with svc.budget.reserve(min(len(images), in_flight) * max(map(_batch_image_bytes, images))):
         results = svc.pipeline.run_batch(images, options.detect, options.align if align else None,
-                                         options.quality, in_flight=svc.config.performance.batch_in_flight,
+                                         options.quality, in_flight=in_flight,
                                          scope=cache_scope(svc))
     for entry in results:
         if "error" not in entry:

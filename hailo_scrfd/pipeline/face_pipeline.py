@@ -169,14 +169,19 @@ class FacePipeline:
     @staticmethod
     def needs_full_decode(options: DetectOptions, quality: QualityOptions, best: bool = False) -> bool:
         """Whether detection needs every pixel: quality, and the high-resolution passes of full mode, do."""
-        return best or quality.needed or options.order == "quality" or options.mode == "full"
+        return FacePipeline.quality_decides(options, quality, best) or options.mode == "full"
+
+    @staticmethod
+    def quality_decides(options: DetectOptions, quality: QualityOptions, best: bool = False) -> bool:
+        """Whether each face's quality is assessed: asked for, a filter on it, ordering by it, or /v1/best."""
+        return best or quality.needed or options.order == "quality"
 
     def find(self, image: DecodedImage, options: DetectOptions, quality: QualityOptions, *,
              best: bool = False) -> Found:
         """The faces of a decoded image: the scale passes, merged, then the one selection (by quality as well
         when quality decides)."""
         assess = None
-        if best or quality.needed or options.order == "quality":
+        if self.quality_decides(options, quality, best):
             assess = partial(face_quality.assess, self.detector, image.pixels, settings=self.quality_settings,
                              refine=self.refine_faces)
         faces, image_size, engine_timings, passes = rotations.detect(
