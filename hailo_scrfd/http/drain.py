@@ -11,23 +11,29 @@ one whose next request has just arrived. ``stop_gracefully`` replaces it:
 2. on a socket we own, new connection attempts (bare SYNs) are dropped by a socket filter, so none can join
    the backlog: a client retries its SYN a second later and finds the port closed (refused, never reset);
 3. the accept loop stops, the backlog is accepted to empty with non-blocking accepts and the listener
-   closed; idle keep-alive connections whose next request arrives within ``LINGER_S`` are served, the rest
-   closed (a request a client sends on an idle connection after that may find it closed: HTTP/1.1 lets
-   clients retry such a request, and ``server.drain_s`` has already told them to reconnect);
-4. in-flight requests get ``shutdown_timeout`` to finish (cheroot's thread pool).
+   closed;
+4. the linger: a keep-alive connection gets ``LINGER_S`` from the moment it is idle for its next request,
+   served (with ``Connection: close``) if one comes, else closed. That covers connections idle at the stop
+   and those a worker hands back after it (a response whose headers went out, keep-alive, before the
+   drain began: its client was never told to reconnect). cheroot would close the latter at once, and the
+   client's next request would be reset. A request a client sends on an idle connection after its linger
+   may find it closed: HTTP/1.1 lets clients retry such a request, and ``server.drain_s`` has already told
+   them to reconnect;
+5. in-flight requests get what is left of ``shutdown_timeout``, counted from the listener's close.
 
 A socket systemd passed (socket activation) is shared with systemd, which keeps it open across restarts:
 nothing is filtered and the backlog is left queued for the next process; only our descriptor is closed.
 
 This reaches into cheroot's internals (``_connections`` and its selector and ``_from_server_socket``,
-``requests``, ``_unservicable_conns``), as of cheroot 10-11; tests/reliability/test_drain.py fails if they
-change.
+``requests`` and its workers' ``conn``, ``_unservicable_conns``), as of cheroot 10-11;
+tests/reliability/test_drain.py and test_drain_keepalive.py fail if they change.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import queue
 import select
 import socket
 import struct
@@ -51,7 +57,8 @@ _DROP_NEW_SYNS = (
     (0x06, 0, 0, 0xFFFFFFFF),  # pass: ret #-1
 )
 SETTLE_S = 0.05  # after the filter: time for handshakes under way (SYN-ACK sent) to complete
-LINGER_S = 0.5  # after the listener closed: time for a request already sent on an idle keep-alive connection
+LINGER_S = 0.5  # after the listener closed: time for the next request on an idle keep-alive connection
+POLL_S = 0.05  # the linger's poll: how soon it sees a connection handed back or a worker done
 
 
 class DrainingServer(wsgi.Server):
@@ -61,6 +68,7 @@ class DrainingServer(wsgi.Server):
         super().__init__(bind_addr, app, **kwargs)
         self.inherited = inherited
         self.draining = False
+        self._handed_back: queue.SimpleQueue = queue.SimpleQueue()  # keep-alive connections, after the stop
         # prepare() calls listen(request_queue_size): cheroot's 5 overflows under a burst, and a connection whose
         # handshake found the backlog full waits half-open, to be reset if the listener closes meanwhile. The
         # kernel's limit (net.core.somaxconn) also keeps a passed socket's Backlog= (systemd's default).
@@ -80,7 +88,7 @@ class DrainingServer(wsgi.Server):
         return not self.draining and super().can_add_keepalive_connection
 
     def stop_gracefully(self) -> None:
-        """Steps 2-4 above (call after the drain window); safe to call once, instead of ``stop()``."""
+        """Steps 2-5 above (call after the drain window); safe to call once, instead of ``stop()``."""
         if not self.ready:
             return
         self.draining = True
@@ -90,15 +98,26 @@ class DrainingServer(wsgi.Server):
             threading.Event().wait(SETTLE_S)
         self.ready = False
         self._connections.stop()  # the accept loop ends (within cheroot's 0.5 s select timeout)
+        end = time.monotonic() + self.shutdown_timeout
         swept = self._accept_backlog() if owned else 0
         sock, self.socket = self.socket, None
         sock.close()
-        taken = self._take_idle_requests(min(LINGER_S, self.shutdown_timeout))
+        taken = self._linger(min(LINGER_S, self.shutdown_timeout), end)
         log.info("listener closed: %d queued connections accepted, %d keep-alive connections taken%s",
                  swept, taken, "" if filtered or not owned else " (no SYN filter: a connection may be reset)")
         self._unservicable_conns.put(_STOPPING_FOR_INTERRUPT)
-        self._connections.close()  # idle keep-alive connections: nothing was sent on them
-        self.requests.stop(self.shutdown_timeout)
+        self._connections.close()
+        self.requests.stop(max(end - time.monotonic(), 0.0))
+        while not self._handed_back.empty():  # a worker past the linger's end (its timeout): nothing more
+            self._handed_back.get_nowait().close()
+
+    def put_conn(self, conn) -> None:
+        """A keep-alive connection a worker is done with: after the stop began, to the linger (cheroot
+        closes it, though its client was told it stays open)."""
+        if self.ready:
+            super().put_conn(conn)
+        else:
+            self._handed_back.put(conn)
 
     def _accept_backlog(self) -> int:
         """Accept every connection in the listen backlog without blocking; each is queued for a worker."""
@@ -111,25 +130,39 @@ class DrainingServer(wsgi.Server):
             self.process_conn(conn)
             count += 1
 
-    def _take_idle_requests(self, linger_s: float) -> int:
-        """Idle keep-alive connections whose next request arrives within ``linger_s`` (one may be on its way as
-        the listener closes) go to a worker, answered with ``Connection: close``; the rest are closed after."""
+    def _linger(self, linger_s: float, end: float) -> int:
+        """Step 4: until no connection is idle and no worker busy (one may hand its connection back), or
+        ``end``; each idle connection's next request, if it comes within ``linger_s``, goes to a worker."""
         selector = self._connections._selector
-        idle = {fd: conn for fd, conn in list(selector.connections) if conn is not self}
+        idle: dict[int, tuple[object, float]] = {}
         poller = select.poll()
-        for fd in idle:
-            poller.register(fd, select.POLLIN)
-        taken, deadline = 0, time.monotonic() + linger_s
-        while idle:
-            remaining = deadline - time.monotonic()
-            for fd, _ in poller.poll(max(remaining, 0) * 1000):
+        taken = 0
+        while True:
+            now = time.monotonic()
+            came = [conn for fd, conn in list(selector.connections) if conn is not self]
+            for conn in came:
+                selector.unregister(conn.socket.fileno())
+            while not self._handed_back.empty():
+                came.append(self._handed_back.get_nowait())
+            for conn in came:
+                if conn.rfile.has_data():  # a pipelined request, already read into the buffer
+                    self.process_conn(conn)
+                    taken += 1
+                    continue
+                idle[conn.socket.fileno()] = conn, now
+                poller.register(conn.socket.fileno(), select.POLLIN)
+            for fd in [fd for fd, (_, since) in idle.items() if now - since >= linger_s or now >= end]:
                 poller.unregister(fd)
-                selector.unregister(fd)
-                self.process_conn(idle.pop(fd))  # a request, or the client's close: a worker reads either
+                idle.pop(fd)[0].close()
+            if not idle and (now >= end or not self._workers_busy()):
+                return taken
+            for fd, _ in poller.poll(POLL_S * 1000):
+                poller.unregister(fd)
+                self.process_conn(idle.pop(fd)[0])  # a request, or the client's close: a worker reads either
                 taken += 1
-            if remaining <= 0:
-                break
-        return taken
+
+    def _workers_busy(self) -> bool:
+        return self.requests.qsize > 0 or any(worker.conn is not None for worker in self.requests._threads)
 
 
 def _refuse_new_connections(sock: socket.socket) -> bool:
