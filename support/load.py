@@ -81,8 +81,14 @@ class Clients:
         return {k: v for k, v in self.outcomes.items() if k not in (200, "refused")}
 
     def _run(self, index: int) -> None:
-        conn = None
-        while not self._stop.is_set() and self.total < self.max_requests:
+        conn, last_try = None, False
+        while self.total < self.max_requests:
+            if self._stop.is_set():
+                # until_refused: one more try after stop(), so that a client whose last answer came as the server
+                # exited still ends on its refusal (stop() is called once the server is gone)
+                if not self.until_refused or last_try:
+                    break
+                last_try = True
             conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout_s)
             start = time.monotonic()
             outcome, reusable = self._one(conn)

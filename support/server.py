@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,10 +15,28 @@ from pathlib import Path
 import requests
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range. A server binds it seconds later (once its model is
+    loaded); a port from the range (bind to 0) could meanwhile become the local end of any outgoing connection."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 10000), low)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free port found below {low}")
 
 
 # Kept when the rest of HAILO_SCRFD_* is dropped: the tests' own model cache, so that no cached INT8 or
@@ -55,7 +74,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                resp = requests.get(self.url + "/health", timeout=1)
+                resp = requests.get(self.url + "/health", timeout=10)  # the port opens once loaded: a slow
+                # answer here is a loaded machine, and one given up on would be answered but not counted
                 self.probes += 1
                 if resp.status_code == 200:
                     return resp.json()

@@ -350,7 +350,9 @@ def test_aligned_crops_faces_timings_and_raw_json(tab, server, shared):
     tab.upload("t1.jpg", (shared / "images" / "t1.jpg").read_bytes())
     crops = tab.page.locator("#crops img")
     assert crops.count() == 6
-    assert tab.page.eval_on_selector("#crops img", "i => i.complete && i.naturalWidth") == 224
+    # data: URLs decode asynchronously: wait for every crop rather than read the first at once
+    tab.page.wait_for_function("() => [...document.querySelectorAll('#crops img')]"
+                               ".every(i => i.complete && i.naturalWidth === 224)", timeout=10_000)
     assert tab.page.get_attribute("#crops img >> nth=0", "src").startswith("data:image/jpeg;base64,")
     timings = tab.page.locator("#timings dt").all_text_contents()
     assert {"inference", "align", "total"} <= set(timings)

@@ -151,7 +151,7 @@ class TestChipModes:
 
     def test_full_queue(self, hp, hefs, chip, sim):
         sim.hang_next_jobs = 4
-        sim.request_timeout_s = 0.3
+        sim.request_timeout_s = 1.0
         vdevice, configured, buffers, _ = raw_model(hp, hefs["2.5g"])
         canvas = np.zeros((640, 640, 3), np.uint8)
         try:
@@ -163,11 +163,11 @@ class TestChipModes:
             if chip == "hailo8":
                 with pytest.raises(pyhailort().HailoRTException, match=r"82 \(HAILO_QUEUE_IS_FULL\)"):
                     configured.run_async([extra])
-                assert time.monotonic() - start < 0.2
+                assert time.monotonic() - start < 0.5
             else:  # never QUEUE_IS_FULL: blocks up to the RPC request timeout
                 with pytest.raises(pyhailort().HailoRTTimeout):
                     configured.run_async([extra])
-                assert time.monotonic() - start >= 0.3
+                assert time.monotonic() - start >= 1.0
         finally:
             configured.shutdown()
             vdevice.release()

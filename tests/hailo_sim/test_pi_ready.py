@@ -70,7 +70,7 @@ def test_npu_timeout_keeps_a_request_within_its_budget(hefs, chip, sim):
 
 class TestGroups:
     def test_a_unique_client_waits_then_fails_busy_on_a_10h(self, hp, chip, sim):
-        sim.vdevice_wait_s = 0.3
+        sim.vdevice_wait_s = 1.0
         params = hp.VDevice.create_params()
         params.group_id = "SHARED"
         service = hp.VDevice(params)
@@ -79,7 +79,7 @@ class TestGroups:
             with pytest.raises(hp.HailoRTException, match="74"):
                 hp.VDevice(hp.VDevice.create_params())  # UNIQUE, the default
             took = time.monotonic() - start
-            assert (took >= 0.3) if chip == "hailo10h" else (took < 0.2)
+            assert (took >= 1.0) if chip == "hailo10h" else (took < 0.5)
             other = hp.VDevice(params)  # the same group: shared on a 10H, and within one process on a Hailo-8
             other.release()
         finally:
@@ -95,9 +95,9 @@ class TestGroups:
         else:
             assert "stop it, or give both processes the same hailo.group_id, not UNIQUE" in str(info.value)
 
-    def test_check_hef_beside_a_running_service_answers_within_a_second(self, hefs, chip, tmp_path, monkeypatch):
+    def test_check_hef_beside_a_running_service_answers_at_once(self, hefs, chip, tmp_path, monkeypatch):
         """Mutation tried: describe_hef's VDevice back in UNIQUE: on a 10H it waits the server's 5 s, then
-        reports busy (5.0 s > 1 s)."""
+        reports busy (5.0 s > 2.5 s)."""
         if chip != "hailo10h":
             pytest.skip("a Hailo-8 without the multi-process service never shares a device across processes")
         monkeypatch.setenv("HAILO_SIM_REGISTRY", str(tmp_path))
@@ -113,7 +113,7 @@ class TestGroups:
         finally:
             assert srv.stop() == 0, srv.log()
         print(f"\n[{chip}] check --hef beside the running service: {took:.3f} s")
-        assert took < 1.0 and lines[-1] == "async queue size: 4", lines
+        assert took < 2.5 and lines[-1] == "async queue size: 4", lines  # far below the busy wait's 5 s
         assert run.returncode == 0 and "async queue size: 4" in run.stdout, run.stdout + run.stderr
 
 
@@ -143,7 +143,9 @@ class TestHungTenH:
             time.sleep(2 * self.RPC_S * 4)  # let the background teardown finish before the next round
         print(f"\n[{chip}] teardown of a hung 10H (real-time equivalents): unbounded {timings['unbounded']:.1f} s, "
               f"bounded {timings['bounded']:.1f} s; events {[e for e in sim.events if e.startswith('rpc')]}")
-        assert timings["unbounded"] >= 29 and timings["bounded"] <= 13  # 3 RPC timeouts, the 4th in the destructor
+        # 3 RPC timeouts, the 4th in the destructor; bounded: the close budget (12 s), plus room for a thread's
+        # wake-up on a loaded machine (2 s here is 20 ms real)
+        assert timings["unbounded"] >= 29 and timings["bounded"] <= 15
 
     def test_a_waiting_thread_is_not_woken_by_shutdown_on_a_10h(self, hp, hefs, chip, sim):
         """The simulation: shutdown() wakes a wait_for_async_ready on a Hailo-8 only."""
@@ -166,7 +168,9 @@ class TestHungTenH:
         thread = threading.Thread(target=wait)
         thread.start()
         waiting.wait(5)
+        deadline = time.monotonic() + 30
         while sim.ready_waiters == 0:
+            assert time.monotonic() < deadline
             time.sleep(0.005)
         configured.shutdown()
         thread.join(5)

@@ -43,17 +43,26 @@ class Slow(Backend):
         self.inner, self.delay_s = inner, delay_s
         self.kind, self.name, self.input_spec = inner.kind, inner.name, inner.input_spec
         self.release = threading.Event()
+        self.calls = 0
 
     def prepare(self, canvas):
         return self.inner.prepare(canvas)
 
     def infer(self, tensor):
+        self.calls += 1
         self.release.wait(self.delay_s)
         return self.inner.infer(tensor)
 
     def close(self):
         self.release.set()
         self.inner.close()
+
+
+def until(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +123,10 @@ def test_queue_full_line_is_documented(shared):
                        or slow[-1]).load()
     busy = [threading.Thread(target=model.detect_faces, args=(synthetic_probe_image(),)) for _ in range(2)]
     try:
-        for t in busy:  # one running on the (one) inference thread, one waiting: the queue is full
-            t.start()
-            time.sleep(0.3)
+        busy[0].start()  # one running on the (one) inference thread, one waiting: the queue is full
+        until(lambda: slow[0].calls == 1)
+        busy[1].start()
+        until(lambda: model.queue_depth == 1)
         result = run_probe(model, ProbeImage(synthetic_probe_image(), "synthetic"), None)
         assert result["reason"].startswith("the probe's inference failed: the inference queue is full")
         assert_documented(LOG + result["reason"])

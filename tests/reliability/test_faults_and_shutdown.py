@@ -29,7 +29,7 @@ def detect(srv, data):
     return requests.post(srv.url + "/v1/detect", data=data, headers={"Content-Type": "image/jpeg"}, timeout=30)
 
 
-def watch_recovery(srv, timeout_s=10.0):
+def watch_recovery(srv, timeout_s=30.0):
     """Poll /health: the statuses seen, and seconds until it is ok again."""
     seen, start = [], time.monotonic()
     while time.monotonic() - start < timeout_s:
@@ -56,9 +56,9 @@ def test_inference_error_503_degraded_and_recreated(faulty_server, t1):
     resp = detect(faulty_server, t1)
     elapsed = time.monotonic() - start
     assert resp.status_code == 503 and resp.json()["error"]["code"] == "inference_failed"
-    assert elapsed < 1.0
+    assert elapsed < 2.5  # at once, where a hang waits out inference_timeout_s (1 s) and more (below)
     seen, recovery_s, health = watch_recovery(faulty_server)
-    assert recovery_s < 5.0 and health["recoveries"] == 1
+    assert recovery_s < 15.0 and health["recoveries"] == 1  # a new session: ~1 s on a quiet machine
     assert "degraded" in seen or "model degraded" in faulty_server.log()
     assert detect(faulty_server, t1).json()["count"] == 6
 
@@ -68,9 +68,9 @@ def test_hung_inference_is_bounded_then_recovered(faulty_server, t1):
     start = time.monotonic()
     resp = detect(faulty_server, t1)
     assert resp.status_code == 503 and resp.json()["error"]["code"] == "inference_timeout"
-    assert 0.9 < time.monotonic() - start < 3.0  # inference_timeout_s is 1
+    assert 0.9 < time.monotonic() - start < 5.0  # inference_timeout_s is 1
     _, recovery_s, health = watch_recovery(faulty_server)
-    assert recovery_s < 5.0 and health["recoveries"] == 1
+    assert recovery_s < 15.0 and health["recoveries"] == 1
     assert detect(faulty_server, t1).json()["count"] == 6
 
 

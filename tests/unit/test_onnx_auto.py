@@ -49,16 +49,19 @@ def test_swap_lets_runs_in_flight_finish_and_later_runs_use_the_new_engine():
     results = []
     running = threading.Thread(target=lambda: results.append(swapping.infer(np.zeros((1, 32, 32, 3)))))
     running.start()
+    deadline = time.monotonic() + 30
     while swapping._users.get(id(old)) != 1:  # the run is in flight on the old engine
+        assert time.monotonic() < deadline
         time.sleep(0.001)
     swapper = threading.Thread(target=swapping.swap, args=(new, new.precision))
     swapper.start()
     while swapping.name != new.name:
-        pass
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
     assert swapping.infer(None) == "fp32 int8" and not old.closed  # the new engine answers; the old one still runs
     gate.set()
-    running.join()
-    swapper.join()
+    running.join(30)
+    swapper.join(30)
     assert results == ["fp32"] and old.closed and swapping.precision["precision"] == "int8"
     swapping.close()
     assert new.closed and not swapping.swap(Fake("late"), {})  # closed: nothing swaps in any more

@@ -245,7 +245,8 @@ def test_with_a_run_inside_the_engine_the_next_caller_waits_to_gather_a_batch():
     calls += [run_in_thread(worker, v) for v in (2, 3)]
     for thread, _ in calls:
         thread.join(5)
-    assert backend.batches == [3] and time.monotonic() - start < 1.5  # gathered, within batch_wait_s
+    # gathered within batch_wait_s (1 s, with room for a loaded machine), not held until the blocker ends
+    assert backend.batches == [3] and time.monotonic() - start < 3.0
     assert sorted(out["result"][0][0] for _, out in calls) == [1, 2, 3]
     backend.release.set()
     blocker[0].join(5)

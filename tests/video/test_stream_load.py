@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 def test_a_fast_camera_is_dropped_not_queued(shared):
     result = run(20.0, source_fps=60.0, max_fps=20.0)
-    assert result["processed_fps"] <= 21.0 and result["frames_in"] > 3 * result["frames_processed"], result
+    assert result["processed_fps"] <= 21.0 and result["frames_in"] > 2 * result["frames_processed"], result
     assert verdict(result) == [], result
     # Bounded lag: the last third of the run is no later than the first (a queue would grow without end).
     assert result["lag_ms_last_third_p50"] <= 2 * result["period_ms"], result

@@ -40,7 +40,11 @@ def test_tracking_sessions_are_capped_and_expire(model, t1):
     full = client.post("/v1/track", data=t1, content_type="image/jpeg")
     check("/v1/track", "post", full)
     assert full.status_code == 429 and full.headers["Retry-After"]
-    time.sleep(2.5)  # the janitor runs every second
+    streams = client.application.extensions["hailo_scrfd"].streams
+    deadline = time.monotonic() + 30  # idle 1 s, then the janitor (every second) expires both: polled, as a
+    while streams.stats()["sessions"] and time.monotonic() < deadline:  # loaded machine may run it late
+        time.sleep(0.1)
+    assert streams.stats()["sessions"] == 0
     gone = client.post(f"/v1/track?session={ids[0]}", data=t1, content_type="image/jpeg")
     assert gone.status_code == 404
     assert client.post("/v1/track", data=t1, content_type="image/jpeg").status_code == 200

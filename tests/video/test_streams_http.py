@@ -66,7 +66,10 @@ def test_a_file_stream_sends_tracks_then_one_best_shot_per_track(server, name):
     assert got[-1][0] == "end" and got[-1][1]["state"] == "ended"
     assert frames and any(d["tracks"] for d in frames)
     track_ids = {t["track_id"] for d in frames for t in d["tracks"]}
-    assert sorted(s["track_id"] for s in shots) == sorted(track_ids)
+    # one best shot per track; frames sent before this client subscribed are not replayed, so a track seen only
+    # in those has its shot without its frames here
+    shot_ids = [s["track_id"] for s in shots]
+    assert len(shot_ids) == len(set(shot_ids)) and track_ids <= set(shot_ids)
     assert all(s["image"] and s["format"] == "jpeg" for s in shots)
     first = next(t for d in frames for t in d["tracks"])
     assert len(first["bbox"]) == 4 and list(first["landmarks"]) == list(LANDMARK_NAMES) and 0 < first["score"] <= 1
