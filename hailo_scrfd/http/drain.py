@@ -98,24 +98,27 @@ class DrainingServer(wsgi.Server):
             threading.Event().wait(SETTLE_S)
         self.ready = False
         self._connections.stop()  # the accept loop ends (within cheroot's 0.5 s select timeout)
-        end = time.monotonic() + self.shutdown_timeout
         swept = self._accept_backlog() if owned else 0
         sock, self.socket = self.socket, None
         sock.close()
-        taken = self._linger(min(LINGER_S, self.shutdown_timeout), end)
-        log.info("listener closed: %d queued connections accepted, %d keep-alive connections taken%s",
-                 swept, taken, "" if filtered or not owned else " (no SYN filter: a connection may be reset)")
-        self._unservicable_conns.put(_STOPPING_FOR_INTERRUPT)
-        self._connections.close()
-        self.requests.stop(max(end - time.monotonic(), 0.0))
-        while not self._handed_back.empty():  # a worker past the linger's end (its timeout): nothing more
-            self._handed_back.get_nowait().close()
+        end, taken = time.monotonic() + self.shutdown_timeout, 0
+        try:
+            taken = self._linger(min(LINGER_S, self.shutdown_timeout), end)
+        finally:  # whatever happens, the workers (not daemon threads) are stopped and the process can exit
+            log.info("listener closed: %d queued connections accepted, %d keep-alive connections taken%s",
+                     swept, taken, "" if filtered or not owned else " (no SYN filter: a connection may be reset)")
+            self._unservicable_conns.put(_STOPPING_FOR_INTERRUPT)
+            self._connections.close()
+            self.requests.stop(max(end - time.monotonic(), 0.0))
+            while not self._handed_back.empty():  # a worker past the linger's end (its timeout): nothing more
+                self._handed_back.get_nowait().close()
 
     def put_conn(self, conn) -> None:
-        """A keep-alive connection a worker is done with: after the stop began, to the linger (cheroot
-        closes it, though its client was told it stays open)."""
+        """A keep-alive connection a worker is done with: after the stop began, to the linger (cheroot's own
+        ``put_conn`` closes it then, though its client was told it stays open). ``ready`` is read once: cheroot
+        would read it again, and could see the stop begin in between."""
         if self.ready:
-            super().put_conn(conn)
+            self._connections.put(conn)
         else:
             self._handed_back.put(conn)
 
@@ -138,10 +141,14 @@ class DrainingServer(wsgi.Server):
         poller = select.poll()
         taken = 0
         while True:
+            # Busy first: a worker hands its connection back before it stops being busy, so when none is busy
+            # now, the scan below sees every connection handed back.
+            busy = self._workers_busy()
             now = time.monotonic()
-            came = [conn for fd, conn in list(selector.connections) if conn is not self]
-            for conn in came:
-                selector.unregister(conn.socket.fileno())
+            registered = [(fd, conn) for fd, conn in list(selector.connections) if conn is not self]
+            for fd, _ in registered:
+                selector.unregister(fd)
+            came = [conn for _, conn in registered]
             while not self._handed_back.empty():
                 came.append(self._handed_back.get_nowait())
             for conn in came:
@@ -154,7 +161,7 @@ class DrainingServer(wsgi.Server):
             for fd in [fd for fd, (_, since) in idle.items() if now - since >= linger_s or now >= end]:
                 poller.unregister(fd)
                 idle.pop(fd)[0].close()
-            if not idle and (now >= end or not self._workers_busy()):
+            if not idle and (now >= end or not busy):
                 return taken
             for fd, _ in poller.poll(POLL_S * 1000):
                 poller.unregister(fd)
@@ -162,7 +169,8 @@ class DrainingServer(wsgi.Server):
                 taken += 1
 
     def _workers_busy(self) -> bool:
-        return self.requests.qsize > 0 or any(worker.conn is not None for worker in self.requests._threads)
+        return self.requests.qsize > 0 or any(worker.conn is not None and worker.is_alive()
+                                              for worker in self.requests._threads)
 
 
 def _refuse_new_connections(sock: socket.socket) -> bool:

@@ -114,3 +114,40 @@ def test_an_idle_connection_that_stays_silent_is_closed_after_the_linger(server)
     took = time.monotonic() - start
     assert LINGER_S * 0.9 <= took < LINGER_S + 2.5, took  # + the accept loop's 0.5 s select timeout
     assert conn.sock.recv(1) == b""  # closed by the server: an orderly FIN, not a reset
+
+
+class HandBackDuringBusyCheck(DrainingServer):
+    """The worker of a response begun before the stop finishes while the linger asks whether any worker is busy:
+    the interleaving where the hand-back lands between the linger's look at its connections and that question."""
+
+    def _workers_busy(self) -> bool:
+        if not getattr(self, "fired", False) and self.app_under_test.headers_sent.is_set():
+            self.fired = True
+            self.app_under_test.release.set()
+            deadline = time.monotonic() + 10
+            while any(w.conn is not None for w in self.requests._threads) and time.monotonic() < deadline:
+                time.sleep(0.001)
+        return super()._workers_busy()
+
+
+def test_a_connection_handed_back_while_the_linger_checks_the_workers_still_gets_its_linger(long_linger):
+    app = SplitApp()
+    srv = HandBackDuringBusyCheck(("127.0.0.1", 0), app, numthreads=4, shutdown_timeout=5)
+    srv.app_under_test = app
+    srv.prepare()
+    thread = threading.Thread(target=srv.serve, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.bind_addr[1], timeout=10)
+        conn.request("GET", "/split")
+        resp = conn.getresponse()
+        assert app.headers_sent.wait(5)
+        stopper = begin_stop(srv)  # the linger's first busy check releases the response
+        assert resp.read() == b"ok" and not resp.will_close
+        nxt = get(conn)
+        assert (nxt.status, nxt.getheader("Connection")) == (200, "close")
+        stopper.join(10)
+        assert not stopper.is_alive()
+    finally:
+        srv.stop_gracefully()
+        thread.join(10)
