@@ -19,6 +19,7 @@ import requests
 from support.data import shared_dir
 from support.nginx import Nginx, nginx_binary
 from support.server import ServerProcess, clean_env
+from support.wait import until
 
 pytestmark = pytest.mark.e2e
 
@@ -129,10 +130,8 @@ def test_no_failed_request_while_instances_die_and_restart(cluster, shared):
         assert stopped.proc.wait(30) == 0, stopped.log()
         time.sleep(1.5)
         # nginx takes the restarted instance back once its fail_timeout (5 s) after the kill is over
-        deadline, upstream = time.monotonic() + 20, f"127.0.0.1:{restarted.port}"
-        while (not any(upstream in line for line in proxy.access_log()[logged_before_restart:])
-               and time.monotonic() < deadline):
-            time.sleep(0.2)
+        upstream = f"127.0.0.1:{restarted.port}"
+        until(lambda: any(upstream in line for line in proxy.access_log()[logged_before_restart:]), 20, 0.2)
     outcomes = [o for _, o in load.results]
     failures = [o for o in outcomes if o != 200]
     assert not failures, f"{len(failures)} of {len(outcomes)} requests failed: {failures[:5]}"

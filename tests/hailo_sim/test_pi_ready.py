@@ -19,6 +19,7 @@ from hailo_scrfd.errors import ModelLoadError
 from hailo_scrfd.system.sections import HailoSection
 
 from support.server import ServerProcess, clean_env
+from support.wait import until
 from .conftest import SIM_DIR
 
 
@@ -168,10 +169,7 @@ class TestHungTenH:
         thread = threading.Thread(target=wait)
         thread.start()
         waiting.wait(5)
-        deadline = time.monotonic() + 30
-        while sim.ready_waiters == 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+        assert until(lambda: sim.ready_waiters > 0, interval_s=0.005)
         configured.shutdown()
         thread.join(5)
         vdevice.release()

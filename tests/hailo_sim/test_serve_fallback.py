@@ -14,18 +14,10 @@ import requests
 import yaml
 
 from support.server import ServerProcess
+from support.wait import until
 from .test_serve_sim import sim_env
 
 pytestmark = pytest.mark.e2e
-
-
-def until(predicate, timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_zero_failed_requests_while_the_npu_goes_and_comes_back(hefs, shared, chip, tmp_path):

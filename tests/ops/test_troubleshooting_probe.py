@@ -21,6 +21,7 @@ from hailo_scrfd.runtime.probe import HealthProbe, ProbeImage, infer_image, load
 from hailo_scrfd.system.sections import HealthSection
 from hailo_scrfd.vision.sanity import check_outputs, synthetic_probe_image
 from hailo_scrfd.vision.scrfd import StrideOutput
+from support.wait import until
 
 from ..conftest import ROOT
 
@@ -56,13 +57,6 @@ class Slow(Backend):
     def close(self):
         self.release.set()
         self.inner.close()
-
-
-def until(condition, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +118,9 @@ def test_queue_full_line_is_documented(shared):
     busy = [threading.Thread(target=model.detect_faces, args=(synthetic_probe_image(),)) for _ in range(2)]
     try:
         busy[0].start()  # one running on the (one) inference thread, one waiting: the queue is full
-        until(lambda: slow[0].calls == 1)
+        assert until(lambda: slow[0].calls == 1)
         busy[1].start()
-        until(lambda: model.queue_depth == 1)
+        assert until(lambda: model.queue_depth == 1)
         result = run_probe(model, ProbeImage(synthetic_probe_image(), "synthetic"), None)
         assert result["reason"].startswith("the probe's inference failed: the inference queue is full")
         assert_documented(LOG + result["reason"])

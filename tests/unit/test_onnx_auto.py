@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +15,7 @@ from hailo_scrfd.backends.base import Backend, InputSpec
 from hailo_scrfd.backends.onnx_auto import SwappingBackend, auto_int8
 from hailo_scrfd.backends.onnx_synthetic import synthetic_canvases
 from hailo_scrfd.system.config import SCRFDServiceConfig
+from support.wait import until
 
 from ..conftest import ROOT
 
@@ -49,15 +49,10 @@ def test_swap_lets_runs_in_flight_finish_and_later_runs_use_the_new_engine():
     results = []
     running = threading.Thread(target=lambda: results.append(swapping.infer(np.zeros((1, 32, 32, 3)))))
     running.start()
-    deadline = time.monotonic() + 30
-    while swapping._users.get(id(old)) != 1:  # the run is in flight on the old engine
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
+    assert until(lambda: swapping._users.get(id(old)) == 1, interval_s=0.001)  # in flight on the old engine
     swapper = threading.Thread(target=swapping.swap, args=(new, new.precision))
     swapper.start()
-    while swapping.name != new.name:
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
+    assert until(lambda: swapping.name == new.name, interval_s=0.001)
     assert swapping.infer(None) == "fp32 int8" and not old.closed  # the new engine answers; the old one still runs
     gate.set()
     running.join(30)

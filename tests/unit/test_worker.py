@@ -12,6 +12,7 @@ import pytest
 from hailo_scrfd.backends import Backend, InputSpec
 from hailo_scrfd.errors import InferenceFailed, InferenceTimeout, ModelNotReady, QueueFull
 from hailo_scrfd.runtime.worker import InferenceWorker
+from support.wait import until
 
 
 class Gate(Backend):
@@ -61,13 +62,6 @@ def run_in_thread(worker, value, timeout_s=10.0):
     return thread, outcome
 
 
-def wait_until(predicate, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
-
-
 def test_a_lone_call_runs_on_the_calling_thread():
     backend = Gate(block=False)
     worker = InferenceWorker(backend, max_queue_size=4)
@@ -81,11 +75,11 @@ def test_callers_wait_in_line_and_run_in_arrival_order():
     backend = Gate()
     worker = InferenceWorker(backend, max_queue_size=8)
     first, first_out = run_in_thread(worker, 0)
-    wait_until(lambda: backend.started == [0])
+    assert until(lambda: backend.started == [0])
     waiting = []
     for value in (1, 2, 3):
         waiting.append(run_in_thread(worker, value))
-        wait_until(lambda v=value: worker.queue_depth == v)
+        assert until(lambda v=value: worker.queue_depth == v)
     backend.release.set()
     for thread, _ in [(first, first_out), *waiting]:
         thread.join(5)
@@ -99,7 +93,7 @@ def test_two_slots_run_two_callers_at_once():
     backend = Gate(max_in_flight=2)
     worker = InferenceWorker(backend, max_queue_size=4)
     calls = [run_in_thread(worker, v) for v in (0, 1)]
-    wait_until(lambda: len(backend.started) == 2)
+    assert until(lambda: len(backend.started) == 2)
     assert worker.queue_depth == 0
     backend.release.set()
     for thread, out in calls:
@@ -112,9 +106,9 @@ def test_a_full_line_is_refused_at_once():
     backend = Gate()
     worker = InferenceWorker(backend, max_queue_size=1)
     running = run_in_thread(worker, 0)
-    wait_until(lambda: backend.started == [0])
+    assert until(lambda: backend.started == [0])
     queued = run_in_thread(worker, 1)
-    wait_until(lambda: worker.queue_depth == 1)
+    assert until(lambda: worker.queue_depth == 1)
     start = time.monotonic()
     with pytest.raises(QueueFull):
         worker.infer(np.array([2]), 5)
@@ -129,7 +123,7 @@ def test_a_caller_still_in_line_at_its_deadline_times_out_and_nothing_is_reporte
     backend, reports = Gate(), []
     worker = InferenceWorker(backend, max_queue_size=4, on_failure=lambda w, exc: reports.append(exc))
     running = run_in_thread(worker, 0, timeout_s=10)
-    wait_until(lambda: backend.started == [0])
+    assert until(lambda: backend.started == [0])
     start = time.monotonic()
     with pytest.raises(InferenceTimeout):
         worker.infer(np.array([1]), 0.2)
@@ -152,7 +146,7 @@ def test_a_run_past_its_deadline_is_reported_once_and_closing_the_backend_ends_i
     worker = InferenceWorker(backend, max_queue_size=4, on_failure=on_failure)
     start = time.monotonic()
     running = run_in_thread(worker, 0, timeout_s=0.3)
-    wait_until(lambda: backend.started == [0])
+    assert until(lambda: backend.started == [0])
     waiting = run_in_thread(worker, 1, timeout_s=5)
     running[0].join(5)
     waiting[0].join(5)
@@ -180,12 +174,12 @@ def test_close_drains_the_line_then_refuses_new_calls():
     backend = Gate()
     worker = InferenceWorker(backend, max_queue_size=4)
     calls = [run_in_thread(worker, v) for v in (0,)]
-    wait_until(lambda: backend.started == [0])
+    assert until(lambda: backend.started == [0])
     calls.append(run_in_thread(worker, 1))
-    wait_until(lambda: worker.queue_depth == 1)
+    assert until(lambda: worker.queue_depth == 1)
     closer = threading.Thread(target=worker.close)
     closer.start()
-    wait_until(lambda: worker._closed)
+    assert until(lambda: worker._closed)
     with pytest.raises(ModelNotReady):
         worker.infer(np.array([2]), 5)
     backend.release.set()
@@ -238,10 +232,10 @@ def test_with_a_run_inside_the_engine_the_next_caller_waits_to_gather_a_batch():
     backend = Batching()
     worker = InferenceWorker(backend, max_queue_size=8, batch_wait_s=1.0)
     blocker = run_in_thread(worker, 0)
-    wait_until(lambda: backend.started == [0])
+    assert until(lambda: backend.started == [0])
     start = time.monotonic()
     calls = [run_in_thread(worker, 1)]
-    wait_until(lambda: worker._gathering == 1)  # the second slot's caller is gathering now
+    assert until(lambda: worker._gathering == 1)  # the second slot's caller is gathering now
     calls += [run_in_thread(worker, v) for v in (2, 3)]
     for thread, _ in calls:
         thread.join(5)
@@ -257,9 +251,9 @@ def test_a_batch_answered_with_the_wrong_number_of_outputs_fails_every_caller_an
     backend, reports = Batching(max_in_flight=1, wrong_count=True), []
     worker = InferenceWorker(backend, max_queue_size=8, on_failure=lambda w, exc: reports.append(exc))
     blocker = run_in_thread(worker, 0)
-    wait_until(lambda: backend.started == [0])
+    assert until(lambda: backend.started == [0])
     calls = [run_in_thread(worker, v) for v in (1, 2, 3)]
-    wait_until(lambda: worker.queue_depth == 3)
+    assert until(lambda: worker.queue_depth == 3)
     backend.release.set()
     for thread, _ in [blocker, *calls]:
         thread.join(5)
@@ -281,7 +275,7 @@ def test_a_healthy_run_that_the_re_creation_cuts_short_answers_model_not_ready()
 
     worker = InferenceWorker(backend, max_queue_size=4, on_failure=on_failure)
     stuck = run_in_thread(worker, 0, timeout_s=0.3)
-    wait_until(lambda: backend.started == [0])
+    assert until(lambda: backend.started == [0])
     healthy = run_in_thread(worker, 1, timeout_s=30)
     for thread, _ in (stuck, healthy):
         thread.join(5)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
-
 from hailo_scrfd.http.app import create_app
 from hailo_scrfd.pipeline.response import LANDMARK_NAMES
+from support.wait import until
 
 from ..ops.test_openapi import check
 
@@ -41,10 +39,8 @@ def test_tracking_sessions_are_capped_and_expire(model, t1):
     check("/v1/track", "post", full)
     assert full.status_code == 429 and full.headers["Retry-After"]
     streams = client.application.extensions["hailo_scrfd"].streams
-    deadline = time.monotonic() + 30  # idle 1 s, then the janitor (every second) expires both: polled, as a
-    while streams.stats()["sessions"] and time.monotonic() < deadline:  # loaded machine may run it late
-        time.sleep(0.1)
-    assert streams.stats()["sessions"] == 0
+    # idle 1 s, then the janitor (every second) expires both: polled, as a loaded machine may run it late
+    assert until(lambda: streams.stats()["sessions"] == 0)
     gone = client.post(f"/v1/track?session={ids[0]}", data=t1, content_type="image/jpeg")
     assert gone.status_code == 404
     assert client.post("/v1/track", data=t1, content_type="image/jpeg").status_code == 200
